@@ -1,0 +1,45 @@
+# heartbeat-go. `make demo` runs a two-node cluster on loopback; `make test`
+# runs every test (root-only tests skip themselves without root).
+GO       ?= go
+BIN      := bin
+TOOLS    := cl_status hb_standby hb_takeover ha_propagate haresources2cib
+VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+FUZZTIME ?= 10s
+TESTFLAGS ?= -timeout 30m
+
+.PHONY: all build test vet fmtcheck fuzz bench demo clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "-X main.Version=$(VERSION)" -o $(BIN)/heartbeat ./tools/heartbeat
+	@for t in $(TOOLS); do ln -sf heartbeat $(BIN)/$$t; done
+
+fmtcheck:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+test: fmtcheck vet build
+	$(GO) test $(TESTFLAGS) ./...
+
+# Every fuzz target of every package, FUZZTIME each.
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$f"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+demo: build
+	@if [ -x tools/demo.sh ]; then ./tools/demo.sh; else echo "demo: arrives with the resource manager"; exit 2; fi
+
+clean:
+	rm -rf $(BIN)
+	$(GO) clean -testcache
