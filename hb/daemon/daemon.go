@@ -1,17 +1,256 @@
 // Package daemon is the heartbeat runtime: it drives the pure cluster core
 // with real media, timers and signals, and implements heartbeat's own
-// command-line flags.
+// command-line flags (-k, -s, -r, -V, -D, -d, -f, ...).
+//
+// Files, as Debian's heartbeat 3.0.6 keeps them (every directory movable
+// with heartbeat-go's long options, for tests and the demo):
+//
+//	<run-dir>/heartbeat.pid        pid, "%10d\n", created lock-file style, kept at exit
+//	<run-dir>/heartbeat/           control socket (hb/ctl) and rsctmp
+//	<state-dir>/hb_generation      "%15d\n", incremented at every start
+//	<state-dir>/hb_uuid            16 raw bytes
+//	<config-dir>/ha.cf, authkeys, haresources, nodeinfo
 package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
 )
+
+// HBVersion is the "hbversion" heartbeat-go reports (heartbeat -V,
+// cl_status hbparameter -p hbversion): the heartbeat release it is
+// compatible with, and its own build in place of the C build id.
+var HBVersion = "3.0.6 (heartbeat-go)"
+
+// LSB exit codes heartbeat uses.
+const (
+	ExitOK            = 0
+	ExitGeneric       = 1
+	ExitNotRunning    = 3 // heartbeat -s: no pid file
+	ExitPrivilege     = 4
+	ExitNotConfigured = 6
+)
+
+// envDaemonized marks the re-executed child of a non-foreground start.
+const envDaemonized = "HEARTBEAT_GO_DAEMONIZED"
 
 // Run runs the heartbeat daemon (or acts on a running one, as heartbeat's
 // -k, -r, -s flags do) and returns its exit code.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "heartbeat: the daemon is not built yet in this version of heartbeat-go")
-	return 2
+	prog := "heartbeat"
+	o, ok := parseArgs(prog, args, stderr)
+	if !ok {
+		return ExitUsage
+	}
+	switch o.Action {
+	case ActVersion:
+		fmt.Fprintln(stdout, HBVersion)
+		return ExitOK
+	case ActDump:
+		return dumpDefaults(o, stdout)
+	case ActKill:
+		return killRunning(ctx, o, stderr)
+	case ActStatus:
+		return status(o, stdout)
+	case ActReload:
+		if pid := RunningPid(o.pidFile()); pid != 0 {
+			return reload(o, pid, stderr)
+		}
+		// heartbeat -r with nothing running starts the daemon.
+	}
+	return start(ctx, o, stderr)
+}
+
+func (o Options) pidFile() string   { return filepath.Join(o.RunDir, PidFileName) }
+func (o Options) socketDir() string { return filepath.Join(o.RunDir, "heartbeat") }
+
+// LocalNodeName is heartbeat's local node name: --node if given, else the
+// first line of <config-dir>/nodeinfo when it ends with a newline, else
+// uname -n; always lower-cased.
+func (o Options) LocalNodeName() string {
+	if o.Node != "" {
+		return strings.ToLower(o.Node)
+	}
+	if b, err := os.ReadFile(filepath.Join(o.ConfigDir, "nodeinfo")); err == nil {
+		if line, _, found := strings.Cut(string(b), "\n"); found && line != "" {
+			return strings.ToLower(line)
+		}
+	}
+	return strings.ToLower(uname())
+}
+
+func uname() string {
+	var u syscall.Utsname
+	if err := syscall.Uname(&u); err != nil {
+		h, _ := os.Hostname()
+		return h
+	}
+	var b []byte
+	for _, c := range u.Nodename {
+		if c == 0 {
+			break
+		}
+		b = append(b, byte(c))
+	}
+	return string(b)
+}
+
+// cliLogger logs the way heartbeat's command-line front end does before it
+// has a config: heartbeat-format lines on stderr.
+func cliLogger(o Options, stderr io.Writer) *slog.Logger {
+	return NewLogger(LogTargets{Stderr: stderr, Host: uname(), Pid: os.Getpid()})
+}
+
+func status(o Options, stdout io.Writer) int {
+	pid, err := ReadPid(o.pidFile())
+	if err != nil {
+		fmt.Fprintln(stdout, "heartbeat is stopped. No process")
+		if errors.Is(err, os.ErrNotExist) {
+			return ExitNotRunning
+		}
+		return ExitGeneric
+	}
+	if !Alive(pid) {
+		fmt.Fprintln(stdout, "heartbeat is stopped. No process")
+		return ExitGeneric
+	}
+	fmt.Fprintf(stdout, "heartbeat OK [pid %d et al] is running on %s [%s]...\n", pid, strings.ToLower(uname()), o.LocalNodeName())
+	return ExitOK
+}
+
+// killRunning is heartbeat -k: SIGTERM the recorded pid and wait until it
+// has gone (however long releasing the resources takes).
+func killRunning(ctx context.Context, o Options, stderr io.Writer) int {
+	pid := RunningPid(o.pidFile())
+	if pid == 0 {
+		fmt.Fprintln(stderr, "INFO: Heartbeat already stopped.")
+		return ExitOK
+	}
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		fmt.Fprintf(stderr, "ERROR: Could not kill pid %d\n", pid)
+		fmt.Fprintf(stderr, "%s: %v\n", "heartbeat", err)
+		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
+			return ExitPrivilege
+		}
+		return ExitGeneric
+	}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for Alive(pid) && !isZombieOrGone(pid) {
+		select {
+		case <-ctx.Done():
+			return ExitGeneric
+		case <-tick.C:
+		}
+	}
+	return ExitOK
+}
+
+// isZombieOrGone reports whether pid has exited but not been reaped (a
+// zombie still answers signal 0).
+func isZombieOrGone(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
+		return s[i+2] == 'Z'
+	}
+	return false
+}
+
+// reload is heartbeat -r with a running daemon: validate, then SIGHUP.
+func reload(o Options, pid int, stderr io.Writer) int {
+	log := cliLogger(o, stderr)
+	if _, err := loadConfig(o, log); err != nil {
+		log.Info(fmt.Sprintf("Config errors: Heartbeat pid %d NOT restarted", pid))
+		if errors.Is(err, os.ErrPermission) {
+			return ExitPrivilege
+		}
+		return ExitGeneric
+	}
+	log.Info(fmt.Sprintf("Signalling heartbeat pid %d to reread config files", pid))
+	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
+		log.Error(fmt.Sprintf("Unable to send SIGHUP to pid %d: %v", pid, err))
+		return ExitGeneric
+	}
+	return ExitOK
+}
+
+// start validates the config and runs the daemon: in this process with -f
+// (--foreground), else in a detached copy of this program (Go cannot fork;
+// the copy is started with -f in its own session, stdio on /dev/null) and
+// this process exits 0 once the copy has written its pid file.
+func start(ctx context.Context, o Options, stderr io.Writer) int {
+	log := cliLogger(o, stderr)
+	if pid := RunningPid(o.pidFile()); pid != 0 && pid != os.Getpid() {
+		log.Info(fmt.Sprintf("heartbeat: already running [pid %d].", pid))
+		return ExitOK
+	}
+	cfg, err := loadConfig(o, log)
+	if err != nil {
+		if errors.Is(err, os.ErrPermission) {
+			return ExitPrivilege
+		}
+		return ExitNotConfigured
+	}
+	if o.Foreground || os.Getenv(envDaemonized) != "" {
+		return runDaemon(ctx, o, cfg, stderr)
+	}
+	return detach(o, stderr)
+}
+
+func detach(o Options, stderr io.Writer) int {
+	exe, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(stderr, "heartbeat: cannot find own executable: %v\n", err)
+		return ExitGeneric
+	}
+	args := append([]string{"-f"}, os.Args[1:]...)
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return ExitGeneric
+	}
+	defer devnull.Close()
+	cmd := exec.Command(exe, args...)
+	cmd.Args[0] = os.Args[0]
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
+	cmd.Env = append(os.Environ(), envDaemonized+"=1")
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(stderr, "heartbeat: cannot start the daemon: %v\n", err)
+		return ExitGeneric
+	}
+	child := cmd.Process.Pid
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	deadline := time.After(10 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if pid, _ := ReadPid(o.pidFile()); pid == child {
+			return ExitOK
+		}
+		select {
+		case <-exited:
+			if cmd.ProcessState != nil && cmd.ProcessState.ExitCode() > 0 {
+				return cmd.ProcessState.ExitCode()
+			}
+			return ExitGeneric
+		case <-deadline:
+			return ExitOK // still starting; heartbeat's parent does not wait at all
+		case <-tick.C:
+		}
+	}
 }

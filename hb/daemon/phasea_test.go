@@ -1,0 +1,273 @@
+package daemon
+
+import (
+	"bytes"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseArgs(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		want func(Options) bool
+	}{
+		{"no flags starts the daemon", nil, func(o Options) bool { return o.Action == ActStart && !o.Foreground && o.ConfigDir == DefaultConfigDir }},
+		{"-dd counts debug", []string{"-dd"}, func(o Options) bool { return o.Debug == 2 }},
+		{"-d -d counts debug", []string{"-d", "-d", "-f"}, func(o Options) bool { return o.Debug == 2 && o.Foreground }},
+		{"-k stops", []string{"-k"}, func(o Options) bool { return o.Action == ActKill }},
+		{"-s status", []string{"-s"}, func(o Options) bool { return o.Action == ActStatus }},
+		{"-r reload", []string{"-r"}, func(o Options) bool { return o.Action == ActReload }},
+		{"-V version wins over -k", []string{"-kV"}, func(o Options) bool { return o.Action == ActVersion }},
+		{"-DW wiki dump", []string{"-DW"}, func(o Options) bool { return o.Action == ActDump && o.Wiki }},
+		{"-R -C all", []string{"-R", "-C", "all"}, func(o Options) bool { return o.Restart && o.Holding == "all" }},
+		{"-RCforeign", []string{"-RCforeign"}, func(o Options) bool { return o.Restart && o.Holding == "foreign" }},
+		{"long options", []string{"--foreground", "--config-dir=/x", "--state-dir", "/s", "--run-dir=/r", "--node", "HB1"},
+			func(o Options) bool {
+				return o.Foreground && o.ConfigDir == "/x" && o.StateDir == "/s" && o.RunDir == "/r" && o.LocalNodeName() == "hb1"
+			}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var errb bytes.Buffer
+			o, ok := parseArgs("heartbeat", c.args, &errb)
+			if !ok || !c.want(o) {
+				t.Fatalf("parseArgs(%q) = %+v ok=%v stderr=%q", c.args, o, ok, errb.String())
+			}
+		})
+	}
+}
+
+func TestBadArgsPrintUsage(t *testing.T) {
+	cases := []struct {
+		args  []string
+		first string
+	}{
+		{[]string{"-x"}, "heartbeat: invalid option -- 'x'\n"},
+		{[]string{"-C", "all"}, ""},
+		{[]string{"-r", "-R"}, ""},
+		{[]string{"-RC", "bogus"}, ""},
+		{[]string{"--bogus"}, "heartbeat: unrecognized option '--bogus'\n"},
+	}
+	for _, c := range cases {
+		var out, errb bytes.Buffer
+		code := Run(t.Context(), c.args, nil, &out, &errb)
+		want := c.first + "\nUsage: heartbeat [-dDkMrRsvWlVf] [-C Current-resource-state]\n\t-C only valid with -R\n\t-r is mutually exclusive with -R\n"
+		if code != 2 || errb.String() != want || out.Len() != 0 {
+			t.Errorf("%q: code %d stdout %q stderr %q, want 2 and %q", c.args, code, out.String(), errb.String(), want)
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var out bytes.Buffer
+	if code := Run(t.Context(), []string{"-V"}, nil, &out, &out); code != 0 || !strings.HasPrefix(out.String(), "3.0.6 (") {
+		t.Fatalf("-V: %d %q", code, out.String())
+	}
+}
+
+func TestStatusAndKillWithoutDaemon(t *testing.T) {
+	run := t.TempDir()
+	var out, errb bytes.Buffer
+	if code := Run(t.Context(), []string{"-s", "--run-dir", run}, nil, &out, &errb); code != 3 || out.String() != "heartbeat is stopped. No process\n" {
+		t.Fatalf("-s without pid file: %d %q", code, out.String())
+	}
+	// A stale pid file (the normal state after a clean stop) gives 1.
+	os.WriteFile(filepath.Join(run, PidFileName), formatPid(deadPid(t)), 0o644)
+	out.Reset()
+	if code := Run(t.Context(), []string{"-s", "--run-dir", run}, nil, &out, &errb); code != 1 || out.String() != "heartbeat is stopped. No process\n" {
+		t.Fatalf("-s with stale pid file: %d %q", code, out.String())
+	}
+	errb.Reset()
+	if code := Run(t.Context(), []string{"-k", "--run-dir", run}, nil, &out, &errb); code != 0 || errb.String() != "INFO: Heartbeat already stopped.\n" {
+		t.Fatalf("-k: %d %q", code, errb.String())
+	}
+	// A live pid: ourselves.
+	os.WriteFile(filepath.Join(run, PidFileName), formatPid(os.Getpid()), 0o644)
+	out.Reset()
+	if code := Run(t.Context(), []string{"-s", "--run-dir", run, "--node", "NodeA"}, nil, &out, &errb); code != 0 ||
+		!strings.HasPrefix(out.String(), "heartbeat OK [pid "+itoa(os.Getpid())+" et al] is running on ") ||
+		!strings.HasSuffix(out.String(), " [nodea]...\n") {
+		t.Fatalf("-s running: %d %q", code, out.String())
+	}
+}
+
+func itoa(i int) string { return strings.TrimSpace(string(formatPid(i))) }
+
+// deadPid returns a pid that is not running: a child that has been reaped.
+func deadPid(t *testing.T) int {
+	p, err := os.StartProcess("/bin/true", []string{"true"}, &os.ProcAttr{})
+	if err != nil {
+		t.Skip("no /bin/true")
+	}
+	p.Wait()
+	return p.Pid
+}
+
+func TestPidFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, PidFileName)
+	if err := CreatePidFile(path, os.Getpid()); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	if len(b) != 11 || string(b) != formatPidString(os.Getpid()) {
+		t.Fatalf("pid file %q", b)
+	}
+	// A live holder wins.
+	if err := CreatePidFile(path, os.Getpid()+1); err == nil {
+		t.Fatal("second CreatePidFile succeeded while the holder lives")
+	}
+	// A stale file is replaced.
+	os.WriteFile(path, formatPid(deadPid(t)), 0o644)
+	if err := CreatePidFile(path, os.Getpid()); err != nil {
+		t.Fatalf("stale pid file not replaced: %v", err)
+	}
+	if RunningPid(path) != os.Getpid() {
+		t.Fatal("RunningPid does not see us")
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 {
+		t.Fatalf("temporary files left: %v", ents)
+	}
+}
+
+func formatPidString(pid int) string {
+	s := itoa(pid)
+	return strings.Repeat(" ", 10-len(s)) + s + "\n"
+}
+
+func TestGeneration(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Unix(1795405613, 0)
+	g, first, err := NextGeneration(dir, now)
+	if err != nil || !first || g != 1795405614 {
+		t.Fatalf("first generation %d %v %v", g, first, err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, GenerationFile))
+	if string(b) != "     1795405614\n" {
+		t.Fatalf("hb_generation %q", b)
+	}
+	g, first, err = NextGeneration(dir, now.Add(time.Hour))
+	if err != nil || first || g != 1795405615 {
+		t.Fatalf("second generation %d %v %v", g, first, err)
+	}
+	// A file written by the C heartbeat is read the same way.
+	os.WriteFile(filepath.Join(dir, GenerationFile), []byte("             41\n"), 0o644)
+	if g, _, _ := NextGeneration(dir, now); g != 42 {
+		t.Fatalf("after 41: %d", g)
+	}
+	// Garbage restarts from the clock rather than failing.
+	os.WriteFile(filepath.Join(dir, GenerationFile), []byte("xx"), 0o644)
+	if g, first, _ := NextGeneration(dir, now); g != 1795405614 || !first {
+		t.Fatalf("after garbage: %d %v", g, first)
+	}
+}
+
+func TestUUID(t *testing.T) {
+	dir := t.TempDir()
+	a, created, err := LoadUUID(dir)
+	if err != nil || !created {
+		t.Fatal(created, err)
+	}
+	b, created, err := LoadUUID(dir)
+	if err != nil || created || a != b {
+		t.Fatalf("uuid not kept: %x %x %v", a, b, created)
+	}
+	raw, _ := os.ReadFile(filepath.Join(dir, UUIDFile))
+	if len(raw) != 16 || !bytes.Equal(raw, a[:]) {
+		t.Fatalf("hb_uuid %x", raw)
+	}
+}
+
+func TestLogFormat(t *testing.T) {
+	dir := t.TempDir()
+	lf, df := filepath.Join(dir, "ha-log"), filepath.Join(dir, "ha-debug")
+	var lv slog.LevelVar
+	lv.Set(slog.LevelInfo)
+	l := NewLogger(LogTargets{LogFile: lf, DebugFile: df, Host: "hb1", Pid: 35, Level: &lv})
+	l.Info("Link hb2:eth0 up.")
+	l.Warn("node hb2: is dead")
+	l.Debug("invisible at debug 0")
+	lv.Set(DebugLevel(1))
+	l.Debug("visible at debug 1")
+	crit(l, "Cluster node %s returning after partition.", "hb2")
+	log, _ := os.ReadFile(lf)
+	dbg, _ := os.ReadFile(df)
+	lines := strings.Split(strings.TrimSpace(string(log)), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("ha-log:\n%s", log)
+	}
+	for i, want := range []string{" hb1 heartbeat: [35]: info: Link hb2:eth0 up.", " hb1 heartbeat: [35]: WARN: node hb2: is dead", " hb1 heartbeat: [35]: CRIT: Cluster node hb2 returning after partition."} {
+		// "Nov 23 03:46:53" is 15 characters.
+		if len(lines[i]) < 15 || lines[i][15:] != want {
+			t.Errorf("line %d = %q, want <stamp>%q", i, lines[i], want)
+		}
+		if _, err := time.Parse(time.Stamp, lines[i][:15]); err != nil {
+			t.Errorf("line %d stamp: %v", i, err)
+		}
+	}
+	if !strings.Contains(string(dbg), "heartbeat: [35]: debug: visible at debug 1\n") || strings.Contains(string(dbg), "invisible") ||
+		strings.Count(string(dbg), "\n") != 4 {
+		t.Fatalf("ha-debug:\n%s", dbg)
+	}
+}
+
+func TestSyslog(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "log")
+	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Skip(err)
+	}
+	defer c.Close()
+	l := NewLogger(LogTargets{Facility: "local7", SyslogPath: sock, Host: "hb1", Pid: 7})
+	l.Warn("node hb2: is dead")
+	buf := make([]byte, 512)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := c.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(buf[:n])
+	// local7 = 23, warning = 4: 23*8+4 = 188.
+	if !strings.HasPrefix(got, "<188>") || !strings.HasSuffix(got, " heartbeat: [7]: WARN: node hb2: is dead") {
+		t.Fatalf("syslog datagram %q", got)
+	}
+}
+
+func TestSdNotify(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "notify")
+	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Skip(err)
+	}
+	defer c.Close()
+	t.Setenv("NOTIFY_SOCKET", sock)
+	if err := sdNotify("READY=1"); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := c.Read(buf)
+	if err != nil || string(buf[:n]) != "READY=1" {
+		t.Fatalf("%q %v", buf[:n], err)
+	}
+	t.Setenv("NOTIFY_SOCKET", "")
+	if err := sdNotify("READY=1"); err != nil {
+		t.Fatal("without NOTIFY_SOCKET sdNotify must do nothing")
+	}
+}
+
+func TestLoadAvg(t *testing.T) {
+	ld := LoadAvg()
+	if strings.Count(ld, " ") != 4 || strings.HasSuffix(ld, "\n") {
+		t.Fatalf("ld %q", ld)
+	}
+}
