@@ -1,0 +1,345 @@
+// Package memnet is a deterministic in-memory network for tests and the
+// simulator: no goroutines, no sockets, no clock. The caller passes the time
+// in; packets sent at time t are delivered by Deliver(now) once now reaches
+// their arrival time. Loss, delay, jitter, duplication and reordering are
+// drawn from one injected *rand.Rand, so a seed replays a run exactly.
+//
+// Every node is attached to one or more media by name (as in ha.cf: "eth0",
+// "/dev/ttyS0"). A packet sent on a medium reaches every other node attached
+// to that medium, like heartbeat's bcast/mcast (and ucast, which fans out to
+// its peers). Conditions apply per directed link and medium; partitions and
+// crashed nodes are applied both when a packet is sent and when it arrives.
+//
+// The payload type is a parameter: the simulator carries *wire.Message, a
+// runtime test can carry []byte. Payloads are not copied; a duplicated packet
+// delivers the same value twice, so receivers must not modify it.
+package memnet
+
+import (
+	"math/rand/v2"
+	"slices"
+	"time"
+)
+
+// Link selects directed links: an empty field matches anything.
+type Link struct {
+	Medium string
+	From   string
+	To     string
+}
+
+// AllLinks matches every link.
+var AllLinks = Link{}
+
+func (l Link) matches(medium, from, to string) bool {
+	return (l.Medium == "" || l.Medium == medium) &&
+		(l.From == "" || l.From == from) &&
+		(l.To == "" || l.To == to)
+}
+
+// Conditions of a link. Zero means a perfect, instantaneous link.
+type Conditions struct {
+	Loss    float64       // probability in [0,1] that a packet is dropped
+	Delay   time.Duration // fixed transit time
+	Jitter  time.Duration // extra uniform delay in [0, Jitter): reorders packets
+	Dup     float64       // probability that a delivered packet arrives twice
+	Reorder float64       // probability that a packet is held back an extra ReorderBy
+	// ReorderBy is the extra delay of a reordered packet (default 50 ms).
+	ReorderBy time.Duration
+}
+
+const (
+	setLoss = 1 << iota
+	setDelay
+	setDup
+	setReorder
+)
+
+type rule struct {
+	link Link
+	mask int
+	c    Conditions
+}
+
+// Packet is one delivery.
+type Packet[P any] struct {
+	Medium  string
+	From    string
+	To      string
+	Payload P
+	Sent    time.Time
+	At      time.Time // arrival time
+}
+
+type item[P any] struct {
+	p   Packet[P]
+	seq uint64 // tie-break: send order
+}
+
+type endpoint struct {
+	media []string
+	down  bool
+	group int // partition group; -1 = not in any (talks to everyone)
+}
+
+// Stats counts what the network did.
+type Stats struct {
+	Sent       int // packets offered (one per receiver)
+	Lost       int // dropped by random loss
+	Cut        int // dropped by a partition or a crashed node
+	Duplicated int
+	Delivered  int
+}
+
+// Network is the in-memory network. The zero value is not usable; use New.
+type Network[P any] struct {
+	rng     *rand.Rand
+	nodes   map[string]*endpoint
+	names   []string // attach order, for deterministic fan-out
+	rules   []rule
+	heap    []item[P]
+	seq     uint64
+	partied bool
+	Stats   Stats
+}
+
+// New returns an empty network drawing randomness from rng.
+func New[P any](rng *rand.Rand) *Network[P] {
+	return &Network[P]{rng: rng, nodes: map[string]*endpoint{}}
+}
+
+// Attach connects node to the named media (adding to earlier ones).
+func (n *Network[P]) Attach(node string, media ...string) {
+	e := n.nodes[node]
+	if e == nil {
+		e = &endpoint{group: -1}
+		n.nodes[node] = e
+		n.names = append(n.names, node)
+	}
+	for _, m := range media {
+		if !slices.Contains(e.media, m) {
+			e.media = append(e.media, m)
+		}
+	}
+}
+
+// Nodes returns the attached nodes in attach order.
+func (n *Network[P]) Nodes() []string { return slices.Clone(n.names) }
+
+func (n *Network[P]) set(l Link, mask int, c Conditions) {
+	for i := range n.rules {
+		if n.rules[i].link == l && i == len(n.rules)-1 {
+			r := &n.rules[i]
+			r.mask |= mask
+			merge(&r.c, c, mask)
+			return
+		}
+	}
+	n.rules = append(n.rules, rule{link: l, mask: mask, c: c})
+}
+
+func merge(dst *Conditions, src Conditions, mask int) {
+	if mask&setLoss != 0 {
+		dst.Loss = src.Loss
+	}
+	if mask&setDelay != 0 {
+		dst.Delay, dst.Jitter = src.Delay, src.Jitter
+	}
+	if mask&setDup != 0 {
+		dst.Dup = src.Dup
+	}
+	if mask&setReorder != 0 {
+		dst.Reorder, dst.ReorderBy = src.Reorder, src.ReorderBy
+	}
+}
+
+// SetConditions sets every condition of the matching links; later settings
+// override earlier ones where they overlap.
+func (n *Network[P]) SetConditions(l Link, c Conditions) {
+	n.set(l, setLoss|setDelay|setDup|setReorder, c)
+}
+
+// SetLoss sets the loss probability of the matching links.
+func (n *Network[P]) SetLoss(l Link, p float64) { n.set(l, setLoss, Conditions{Loss: p}) }
+
+// SetDelay sets the transit time and jitter of the matching links.
+func (n *Network[P]) SetDelay(l Link, d, jitter time.Duration) {
+	n.set(l, setDelay, Conditions{Delay: d, Jitter: jitter})
+}
+
+// SetDup sets the duplication probability of the matching links.
+func (n *Network[P]) SetDup(l Link, p float64) { n.set(l, setDup, Conditions{Dup: p}) }
+
+// SetReorder holds back a fraction p of packets by an extra by.
+func (n *Network[P]) SetReorder(l Link, p float64, by time.Duration) {
+	n.set(l, setReorder, Conditions{Reorder: p, ReorderBy: by})
+}
+
+// Conditions returns the effective conditions of one directed link.
+func (n *Network[P]) Conditions(medium, from, to string) Conditions {
+	var c Conditions
+	for _, r := range n.rules {
+		if r.link.matches(medium, from, to) {
+			merge(&c, r.c, r.mask)
+		}
+	}
+	return c
+}
+
+// Partition splits the network: nodes in different groups cannot talk;
+// nodes in no group still talk to everyone. Partition() with no groups heals.
+func (n *Network[P]) Partition(groups ...[]string) {
+	for _, e := range n.nodes {
+		e.group = -1
+	}
+	n.partied = false
+	for g, names := range groups {
+		for _, name := range names {
+			if e := n.nodes[name]; e != nil {
+				e.group = g
+				n.partied = true
+			}
+		}
+	}
+}
+
+// Heal removes every partition.
+func (n *Network[P]) Heal() { n.Partition() }
+
+// SetDown crashes (true) or revives (false) a node: a down node sends and
+// receives nothing, and packets in flight to it are lost.
+func (n *Network[P]) SetDown(node string, down bool) {
+	if e := n.nodes[node]; e != nil {
+		e.down = down
+	}
+}
+
+func (n *Network[P]) connected(from, to string) bool {
+	a, b := n.nodes[from], n.nodes[to]
+	if a == nil || b == nil || a.down || b.down {
+		return false
+	}
+	return !n.partied || a.group < 0 || b.group < 0 || a.group == b.group
+}
+
+// Send puts payload p on medium from node from, addressed to every other
+// node attached to that medium.
+func (n *Network[P]) Send(now time.Time, from, medium string, p P) {
+	for _, to := range n.names {
+		if to != from && slices.Contains(n.nodes[to].media, medium) {
+			n.SendTo(now, from, medium, to, p)
+		}
+	}
+}
+
+// SendTo sends payload p to one node only (if it is on that medium).
+func (n *Network[P]) SendTo(now time.Time, from, medium, to string, p P) {
+	e := n.nodes[to]
+	if e == nil || !slices.Contains(e.media, medium) {
+		return
+	}
+	n.Stats.Sent++
+	if !n.connected(from, to) {
+		n.Stats.Cut++
+		return
+	}
+	c := n.Conditions(medium, from, to)
+	if c.Loss > 0 && n.rng.Float64() < c.Loss {
+		n.Stats.Lost++
+		return
+	}
+	copies := 1
+	if c.Dup > 0 && n.rng.Float64() < c.Dup {
+		copies = 2
+		n.Stats.Duplicated++
+	}
+	for range copies {
+		d := c.Delay
+		if c.Jitter > 0 {
+			d += time.Duration(n.rng.Int64N(int64(c.Jitter)))
+		}
+		if c.Reorder > 0 && n.rng.Float64() < c.Reorder {
+			by := c.ReorderBy
+			if by <= 0 {
+				by = 50 * time.Millisecond
+			}
+			d += by
+		}
+		n.seq++
+		n.push(item[P]{p: Packet[P]{Medium: medium, From: from, To: to, Payload: p, Sent: now, At: now.Add(d)}, seq: n.seq})
+	}
+}
+
+// Next returns the arrival time of the earliest packet in flight.
+func (n *Network[P]) Next() (time.Time, bool) {
+	if len(n.heap) == 0 {
+		return time.Time{}, false
+	}
+	return n.heap[0].p.At, true
+}
+
+// InFlight returns the number of packets in flight.
+func (n *Network[P]) InFlight() int { return len(n.heap) }
+
+// Deliver appends to dst every packet that has arrived by now, in arrival
+// order (ties in send order), dropping those whose link was cut or whose
+// receiver went down meanwhile.
+func (n *Network[P]) Deliver(now time.Time, dst []Packet[P]) []Packet[P] {
+	for len(n.heap) > 0 && !n.heap[0].p.At.After(now) {
+		it := n.pop()
+		if !n.connected(it.p.From, it.p.To) {
+			n.Stats.Cut++
+			continue
+		}
+		n.Stats.Delivered++
+		dst = append(dst, it.p)
+	}
+	return dst
+}
+
+func less[P any](a, b *item[P]) bool {
+	if !a.p.At.Equal(b.p.At) {
+		return a.p.At.Before(b.p.At)
+	}
+	return a.seq < b.seq
+}
+
+func (n *Network[P]) push(it item[P]) {
+	n.heap = append(n.heap, it)
+	i := len(n.heap) - 1
+	for i > 0 {
+		parent := (i - 1) / 2
+		if !less(&n.heap[i], &n.heap[parent]) {
+			break
+		}
+		n.heap[i], n.heap[parent] = n.heap[parent], n.heap[i]
+		i = parent
+	}
+}
+
+func (n *Network[P]) pop() item[P] {
+	h := n.heap
+	top := h[0]
+	last := len(h) - 1
+	h[0] = h[last]
+	var zero item[P]
+	h[last] = zero
+	h = h[:last]
+	i := 0
+	for {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < len(h) && less(&h[l], &h[m]) {
+			m = l
+		}
+		if r < len(h) && less(&h[r], &h[m]) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+	n.heap = h
+	return top
+}
