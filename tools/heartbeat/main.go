@@ -23,6 +23,7 @@ import (
 	"github.com/heartbeat-go/heartbeat/tools/haresources2cib"
 	"github.com/heartbeat-go/heartbeat/tools/hbstandby"
 	"github.com/heartbeat-go/heartbeat/tools/hbtakeover"
+	"github.com/heartbeat-go/heartbeat/tools/status"
 )
 
 // Version is set at build time with -ldflags "-X main.Version=...".
@@ -40,6 +41,7 @@ var tools = map[string]runFunc{
 	"ha_propagate":    hapropagate.Run,
 	"haresources2cib": haresources2cib.Run,
 	"decode":          decode.Run,
+	"status":          status.Run, // heartbeat status: one screen for a person
 }
 
 func main() {
