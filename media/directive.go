@@ -1,0 +1,208 @@
+package media
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// Spec is one medium described by an ha.cf media directive, not yet open.
+type Spec struct {
+	Kind Kind
+	Name string   // "bcast eth0", "ucast eth0 10.0.0.2", "ping_group g 1.2.3.4 ..."
+	Link string   // heartbeat's link name (IF, DEV, HOST or group NAME)
+	Args []string // the tokens that describe this one medium
+
+	open Opener
+}
+
+// Open opens the medium once.
+func (s Spec) Open() (Medium, error) { return s.open() }
+
+// Keep opens the medium and keeps it open (see Keep).
+func (s Spec) Keep(opts KeepOptions) *Kept { return Keep(s.Kind, s.Name, s.Link, s.open, opts) }
+
+// Parse turns one ha.cf media directive into media specs, the way
+// heartbeat 3.0.6 splits them: bcast, serial, ping and ping6 make one
+// medium per argument; mcast, mcast6, ucast, ucast6 and ping_group take
+// the whole line and make one. udpport is ha.cf's udpport (0 means
+// DefaultUDPPort), baud ha.cf's baud (0 means DefaultBaud). Nothing is
+// opened: interface and host checks happen at Open.
+//
+// Error texts are heartbeat's parse-time messages where it has one.
+func Parse(kind string, args []string, udpport, baud int) ([]Spec, error) {
+	if udpport == 0 {
+		udpport = DefaultUDPPort
+	}
+	if baud == 0 {
+		baud = DefaultBaud
+	}
+	k := Kind(kind)
+	var out []Spec
+	switch k {
+	case KindBcast:
+		for _, ifc := range args {
+			ifc := ifc
+			out = append(out, Spec{Kind: k, Name: "bcast " + ifc, Link: ifc, Args: []string{ifc},
+				open: func() (Medium, error) { return NewBcast(ifc, udpport) }})
+		}
+	case KindSerial:
+		if !ValidBaud(baud) {
+			return nil, fmt.Errorf("invalid baudrate [%d] specified.", baud)
+		}
+		for _, dev := range args {
+			dev := dev
+			if !strings.HasPrefix(dev, "/") {
+				return nil, fmt.Errorf("Serial port not full pathname [%s] in config file", dev)
+			}
+			out = append(out, Spec{Kind: k, Name: "serial " + dev, Link: dev, Args: []string{dev},
+				open: func() (Medium, error) { return NewSerial(dev, baud) }})
+		}
+	case KindPing, KindPing6:
+		for _, h := range args {
+			h := h
+			open := func() (Medium, error) { return NewPing(h) }
+			if k == KindPing6 {
+				open = func() (Medium, error) { return NewPing6(h) }
+			}
+			out = append(out, Spec{Kind: k, Name: kind + " " + h, Link: strings.ToLower(h), Args: []string{h}, open: open})
+		}
+	case KindPingGroup:
+		if len(args) == 0 {
+			return nil, nil
+		}
+		if len(args) < 2 {
+			return nil, fmt.Errorf("ping_group %s: no hosts", args[0])
+		}
+		name, hosts := args[0], append([]string(nil), args[1:]...)
+		out = append(out, Spec{Kind: k, Name: "ping_group " + strings.Join(args, " "), Link: strings.ToLower(name),
+			Args: append([]string(nil), args...),
+			open: func() (Medium, error) {
+				p, _, err := NewPingGroup(name, hosts)
+				if err != nil {
+					return nil, err
+				}
+				return p, nil
+			}})
+	case KindUcast, KindUcast6:
+		if len(args) == 0 {
+			return nil, nil // heartbeat accepts an empty line and makes no medium
+		}
+		ifc := args[0]
+		if len(args) < 2 {
+			if k == KindUcast {
+				return nil, fmt.Errorf("ucast: [%s] missing target IP address/hostname", ifc)
+			}
+			return nil, fmt.Errorf("ucast6 [%s] missing ucast6 address", ifc)
+		}
+		peer := args[1]
+		if k == KindUcast6 {
+			if _, zone, ok := strings.Cut(peer, "%"); ok && zone != ifc {
+				return nil, fmt.Errorf("ucast6 [%s] bad address [%s]: zone %q is not the interface", ifc, peer, zone)
+			}
+		}
+		open := func() (Medium, error) { return NewUcast(ifc, peer, udpport) }
+		if k == KindUcast6 {
+			open = func() (Medium, error) { return NewUcast6(ifc, peer, udpport) }
+		}
+		out = append(out, Spec{Kind: k, Name: kind + " " + ifc + " " + peer, Link: ifc, Args: []string{ifc, peer}, open: open})
+	case KindMcast, KindMcast6:
+		s, err := parseMcast(k, args)
+		if err != nil || s == nil {
+			return nil, err
+		}
+		out = append(out, *s)
+	default:
+		return nil, fmt.Errorf("unknown medium %q", kind)
+	}
+	return out, nil
+}
+
+// parseMcast checks "mcast IF GROUP PORT TTL LOOP" (and mcast6) as
+// heartbeat does: numbers with C atoi semantics, TTL/HOPS 0..4, LOOP 0/1;
+// tokens after LOOP are ignored.
+func parseMcast(k Kind, args []string) (*Spec, error) {
+	v6 := k == KindMcast6
+	p := "mcast"
+	lead := ""
+	if v6 {
+		p, lead = "mcast6", " "
+	}
+	if len(args) == 0 {
+		if v6 {
+			return nil, fmt.Errorf("mcast6 statement without device")
+		}
+		return nil, nil
+	}
+	ifc := args[0]
+	missing := []string{"mcast address", "port", "ttl", "loop"}
+	if v6 {
+		missing = []string{"mcast6 address", "port", "hops", "loop"}
+	}
+	if len(args) < 5 {
+		return nil, fmt.Errorf("%s [%s] missing %s", p, ifc, missing[len(args)-1])
+	}
+	group := args[1]
+	g, err := netip.ParseAddr(group)
+	if err != nil || !g.IsMulticast() || g.Is4() == v6 {
+		return nil, fmt.Errorf("%s%s [%s] bad addr [%s]", lead, p, ifc, group)
+	}
+	port, ttl, loop := atoi(args[2]), atoi(args[3]), atoi(args[4])
+	if port <= 0 || port > 65535 {
+		return nil, fmt.Errorf("%s%s [%s] bad port [%d]", lead, p, ifc, port)
+	}
+	if ttl < 0 || ttl > 4 {
+		what := "ttl"
+		if v6 {
+			what = "hops"
+		}
+		return nil, fmt.Errorf("%s%s [%s] bad %s [%d]", lead, p, ifc, what, ttl)
+	}
+	if loop != 0 && loop != 1 {
+		return nil, fmt.Errorf("%s%s [%s] bad loop [%d]", lead, p, ifc, loop)
+	}
+	s := &Spec{Kind: k, Name: fmt.Sprintf("%s %s %s %d %d %d", k, ifc, group, port, ttl, loop), Link: ifc,
+		Args: append([]string(nil), args[:5]...)}
+	if v6 {
+		s.open = func() (Medium, error) { return NewMcast6(ifc, group, port, ttl, loop == 1) }
+	} else {
+		s.open = func() (Medium, error) { return NewMcast(ifc, group, port, ttl, loop == 1) }
+	}
+	return s, nil
+}
+
+// atoi is C's atoi: optional blanks and sign, then leading digits; 0 when
+// there are none.
+func atoi(s string) int {
+	s = strings.TrimLeft(s, " \t\n\v\f\r")
+	neg := false
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		neg = s[0] == '-'
+		s = s[1:]
+	}
+	n := 0
+	for i := 0; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+		n = n*10 + int(s[i]-'0')
+		if n > 1<<31 {
+			break
+		}
+	}
+	if neg {
+		n = -n
+	}
+	return n
+}
+
+// FromDirective parses a media directive and keeps every medium it names
+// open (Spec.Keep): the daemon's one-call way from ha.cf to running media.
+func FromDirective(kind string, args []string, udpport, baud int, opts KeepOptions) ([]*Kept, error) {
+	specs, err := Parse(kind, args, udpport, baud)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Kept, 0, len(specs))
+	for _, s := range specs {
+		out = append(out, s.Keep(opts))
+	}
+	return out, nil
+}
