@@ -41,6 +41,10 @@ type Options struct {
 	StateDir   string // --state-dir (default /var/lib/heartbeat)
 	RunDir     string // --run-dir (default /run): heartbeat.pid and heartbeat/ live here
 	Node       string // --node: local node name instead of uname -n / nodeinfo
+	// Bind (--bind ADDR) makes the UDP media receive on ADDR instead of
+	// every address of their interface, so several nodes can share one
+	// host's loopback (tests, make demo). Not a heartbeat option.
+	Bind string
 }
 
 // usageText is what heartbeat prints (to stderr, after a blank line) for a
@@ -69,7 +73,7 @@ func parseArgs(prog string, args []string, stderr io.Writer) (Options, bool) {
 		}
 		if strings.HasPrefix(a, "--") {
 			name, val, hasVal := strings.Cut(a[2:], "=")
-			long := map[string]*string{"config-dir": &o.ConfigDir, "state-dir": &o.StateDir, "run-dir": &o.RunDir, "node": &o.Node}
+			long := map[string]*string{"config-dir": &o.ConfigDir, "state-dir": &o.StateDir, "run-dir": &o.RunDir, "node": &o.Node, "bind": &o.Bind}
 			if name == "foreground" && !hasVal {
 				o.Foreground = true
 				continue

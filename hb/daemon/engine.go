@@ -1,0 +1,240 @@
+package daemon
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/heartbeat-go/heartbeat/hb/core"
+	"github.com/heartbeat-go/heartbeat/hb/ctl"
+	"github.com/heartbeat-go/heartbeat/hb/rm"
+	"github.com/heartbeat-go/heartbeat/hb/wire"
+)
+
+// clusterEngine composes the cluster core (membership, sequencing,
+// retransmission) with the v1 resource manager: core events about nodes
+// and delivered messages feed the resource manager, whose messages go out
+// through the core. Both are pure; clusterEngine only routes between them
+// and turns their events into heartbeat's log lines.
+type clusterEngine struct {
+	local    string
+	links    []string // link name per medium index
+	core     *core.Node
+	rm       *rm.Machine // nil with -M or in Pacemaker mode
+	coreWake time.Time
+	rmWake   time.Time
+	active   bool
+}
+
+func rmLevel(l rm.Level) slog.Level {
+	switch l {
+	case rm.Debug:
+		return slog.LevelDebug
+	case rm.Warn:
+		return slog.LevelWarn
+	case rm.Error:
+		return slog.LevelError
+	case rm.Crit:
+		return LevelCrit
+	}
+	return slog.LevelInfo
+}
+
+func (e *clusterEngine) linkIndex(names []string) int {
+	if len(names) != 1 {
+		return -1
+	}
+	for i, l := range e.links {
+		if l == names[0] {
+			return i
+		}
+	}
+	return -1
+}
+
+// takeCore copies a core output (its slices are reused by the next call)
+// into o and returns the resource-manager inputs it implies.
+func (e *clusterEngine) takeCore(now time.Time, co core.Output, o *out) []func() rm.Output {
+	var feed []func() rm.Output
+	for _, s := range co.Send {
+		link := -1
+		if s.Media != nil {
+			link = e.linkIndex(s.Media)
+			if link < 0 {
+				// Several named media: send on each.
+				for _, name := range s.Media {
+					if i := e.linkIndex([]string{name}); i >= 0 {
+						o.Send = append(o.Send, outgoing{Msg: s.Msg.Clone(), Link: i})
+					}
+				}
+				continue
+			}
+		}
+		o.Send = append(o.Send, outgoing{Msg: s.Msg.Clone(), Link: link})
+	}
+	if !co.Wake.IsZero() {
+		e.coreWake = co.Wake
+	}
+	for _, ev := range co.Events {
+		ev := ev
+		switch ev.Kind {
+		case core.LocalStatus:
+			if ev.Status == core.StatusActive {
+				o.Events = append(o.Events, event{Level: slog.LevelInfo, Text: "Comm_now_up(): updating status to active"})
+			}
+			o.Events = append(o.Events, event{Level: slog.LevelInfo, Text: fmt.Sprintf("Local status now set to: '%s'", ev.Status),
+				Ready: ev.Status == core.StatusActive && !e.active})
+			if ev.Status == core.StatusActive {
+				e.active = true
+			}
+			feed = append(feed, func() rm.Output { return e.rm.NodeStatus(now, e.local, rm.Status(ev.Status)) })
+		case core.NodeStatus:
+			o.Events = append(o.Events, event{Level: slog.LevelInfo, Text: fmt.Sprintf("Status update for node %s: status %s", ev.Node, ev.Status)})
+			feed = append(feed, func() rm.Output { return e.rm.NodeStatus(now, ev.Node, rm.Status(ev.Status)) })
+		case core.NodeDead:
+			o.Events = append(o.Events, event{Level: slog.LevelWarn, Text: fmt.Sprintf("node %s: is dead", ev.Node)})
+			feed = append(feed, func() rm.Output { return e.rm.NodeStatus(now, ev.Node, rm.StatusDead) })
+		case core.LinkStatusChange:
+			o.Events = append(o.Events, event{Level: slog.LevelInfo, Text: fmt.Sprintf("Link %s:%s %s.", ev.Node, ev.Link, ev.LinkStat)})
+		case core.PeerRestarted:
+			// The resource manager logs "Heartbeat restart on node %s".
+			feed = append(feed, func() rm.Output { return e.rm.PeerRestarted(now, ev.Node) })
+		case core.PartitionHealed:
+			o.Events = append(o.Events,
+				event{Level: LevelCrit, Text: fmt.Sprintf("Cluster node %s returning after partition.", ev.Node)},
+				event{Level: slog.LevelInfo, Text: "For information on cluster partitions, See URL: http://linux-ha.org/wiki/Split_Brain"},
+				event{Level: slog.LevelWarn, Text: "Deadtime value may be too small."},
+				event{Level: slog.LevelInfo, Text: "See FAQ for information on tuning deadtime."},
+				event{Level: slog.LevelInfo, Text: "URL: http://linux-ha.org/wiki/FAQ#Heavy_Load"})
+		case core.LateHeartbeat:
+			o.Events = append(o.Events, event{Level: slog.LevelWarn, Text: fmt.Sprintf("Late heartbeat: Node %s: interval %d ms", ev.Node, ev.Interval.Milliseconds())})
+		case core.Lost:
+			n := ev.LastSeq - ev.Seq + 1
+			o.Events = append(o.Events, event{Level: slog.LevelWarn, Text: fmt.Sprintf("%d lost packet(s) for [%s] [%d:%d]", n, ev.Node, ev.Seq-1, ev.LastSeq+1)})
+		case core.LostForGood:
+			o.Events = append(o.Events, event{Level: slog.LevelError, Text: fmt.Sprintf("Irretrievably lost packet: node %s seq %d", ev.Node, ev.Seq)})
+		case core.RexmitRefused:
+			o.Events = append(o.Events, event{Level: slog.LevelError, Text: fmt.Sprintf("Cannot rexmit pkt %d for %s: %s", ev.Seq, ev.Node, ev.Reason)})
+		case core.Delivered:
+			msg := ev.Msg.Clone()
+			feed = append(feed, func() rm.Output { return e.rm.Receive(now, msg) })
+		}
+	}
+	if e.rm == nil {
+		return nil
+	}
+	return feed
+}
+
+// takeRM copies a resource-manager output into o and returns the
+// messages it wants sent.
+func (e *clusterEngine) takeRM(r rm.Output, o *out) []*wire.Message {
+	for _, ev := range r.Events {
+		o.Events = append(o.Events, event{Level: rmLevel(ev.Level), Text: ev.Text})
+	}
+	for _, a := range r.Actions {
+		switch a.Kind {
+		case rm.Exit:
+			o.Exit = true
+		case rm.Restart:
+			o.Restart = true
+		default:
+			o.Actions = append(o.Actions, a)
+		}
+	}
+	e.rmWake = r.Wake
+	return r.Send
+}
+
+// settle runs the resource manager on what the core produced and sends
+// the manager's messages through the core, until nothing is left.
+func (e *clusterEngine) settle(now time.Time, co core.Output, o *out) {
+	feed := e.takeCore(now, co, o)
+	var sends []*wire.Message
+	for guard := 0; (len(feed) > 0 || len(sends) > 0) && guard < 1000; guard++ {
+		for len(feed) > 0 {
+			f := feed[0]
+			feed = feed[1:]
+			sends = append(sends, e.takeRM(f(), o)...)
+		}
+		for len(sends) > 0 {
+			m := sends[0]
+			sends = sends[1:]
+			feed = append(feed, e.takeCore(now, e.core.Command(now, core.Send{Msg: m}), o)...)
+		}
+	}
+	o.Wake = earliest(e.coreWake, e.rmWake)
+}
+
+func (e *clusterEngine) Start(now time.Time) out {
+	var o out
+	e.settle(now, e.core.Tick(now), &o)
+	return o
+}
+
+func (e *clusterEngine) Tick(now time.Time) out {
+	var o out
+	co := e.core.Tick(now)
+	e.settle(now, co, &o)
+	if e.rm != nil {
+		var o2 out
+		sends := e.takeRM(e.rm.Tick(now), &o2)
+		o.add(o2)
+		for _, m := range sends {
+			e.settle(now, e.core.Command(now, core.Send{Msg: m}), &o)
+		}
+	}
+	o.Wake = earliest(e.coreWake, e.rmWake)
+	return o
+}
+
+func (e *clusterEngine) Receive(now time.Time, link int, m *wire.Message) out {
+	var o out
+	name := ""
+	if link >= 0 && link < len(e.links) {
+		name = e.links[link]
+	}
+	e.settle(now, e.core.Receive(now, name, m), &o)
+	return o
+}
+
+func (e *clusterEngine) fromRM(now time.Time, r rm.Output) out {
+	var o out
+	sends := e.takeRM(r, &o)
+	for _, m := range sends {
+		e.settle(now, e.core.Command(now, core.Send{Msg: m}), &o)
+	}
+	o.Wake = earliest(e.coreWake, e.rmWake)
+	return o
+}
+
+func (e *clusterEngine) Command(now time.Time, c rm.Command) out {
+	if e.rm == nil {
+		if c.Kind == rm.Shutdown {
+			return out{Exit: true, Events: []event{{Level: slog.LevelInfo, Text: e.local + " Heartbeat shutdown complete."}}}
+		}
+		return out{Events: []event{{Level: slog.LevelWarn, Text: "No resource management: request ignored"}}}
+	}
+	return e.fromRM(now, e.rm.Command(now, c))
+}
+
+func (e *clusterEngine) Done(now time.Time, id uint64, r rm.Result) out {
+	if e.rm == nil {
+		return out{}
+	}
+	return e.fromRM(now, e.rm.Done(now, id, r))
+}
+
+func (e *clusterEngine) Snapshot(s *ctl.Status) {
+	for _, n := range e.core.Nodes() {
+		cn := ctl.Node{Name: n.Name, Type: ctl.NodeNormal, Status: ctl.NodeStatus(n.Status), Generation: n.Generation, Weight: 100}
+		for _, l := range n.Links {
+			cn.Links = append(cn.Links, ctl.Link{Name: l.Name, Status: ctl.LinkStatus(l.Status)})
+		}
+		s.Nodes = append(s.Nodes, cn)
+	}
+	s.Resources = ctl.HoldNone
+	if e.rm != nil {
+		s.Resources = ctl.Holding(e.rm.Holding())
+	}
+}

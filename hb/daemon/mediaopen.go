@@ -1,0 +1,234 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/heartbeat-go/heartbeat/hb/config"
+	"github.com/heartbeat-go/heartbeat/media"
+)
+
+// links are the heartbeat (non-ping) media of the config, in ha.cf order;
+// the runtime's media and the engine's link numbers follow this order.
+func links(cfg *config.Config) []config.Medium { return cfg.HeartbeatMedia() }
+
+// openMedia opens every heartbeat medium and starts one receive goroutine
+// per medium. A medium that fails to open is kept and reopened in the
+// background (media.Keep), as heartbeat keeps going with its other media.
+func (r *runtime) openMedia(ctx context.Context) error {
+	shared := map[string]*boundUDP{}
+	for i, m := range links(r.cfg) {
+		var med media.Medium
+		switch {
+		case r.o.Bind != "" && (m.Type == config.Ucast || m.Type == config.Bcast):
+			key := r.o.Bind
+			if u, ok := shared[key]; ok {
+				// Several ucast lines share the one bound socket: the
+				// first reads, the others only send.
+				peer, err := openBoundPeer(u, m, r.cfg.UDPPort)
+				if err != nil {
+					return err
+				}
+				med = peer
+				break
+			}
+			peers := []string{}
+			if m.Type == config.Ucast {
+				peers = append(peers, m.Peer)
+			}
+			port := m.Port
+			if port == 0 {
+				port = r.cfg.UDPPort
+			}
+			u, err := openBoundUDP(m.String(), r.o.Bind, port, peers)
+			if err != nil {
+				return fmt.Errorf("%s: %w", m.String(), err)
+			}
+			shared[key] = u
+			med = u
+		default:
+			m := m
+			open := func() (media.Medium, error) { return openMedium(m, r.cfg) }
+			if _, err := open(); err != nil && isConfigError(err) {
+				return fmt.Errorf("%s: %w", m.String(), err)
+			}
+			med = media.Keep(media.Kind(m.Type), m.String(), m.LinkName(), open, media.KeepOptions{})
+		}
+		r.media = append(r.media, med)
+		r.log.Info(fmt.Sprintf("%s: started on port %d interface %s", m.Type, portOf(m, r.cfg), m.LinkName()))
+		go r.receive(ctx, i, med)
+	}
+	if len(r.media) == 0 {
+		return errors.New("No heartbeat media defined")
+	}
+	return nil
+}
+
+func isConfigError(err error) bool { return false }
+
+func portOf(m config.Medium, cfg *config.Config) int {
+	if m.Port != 0 {
+		return m.Port
+	}
+	return cfg.UDPPort
+}
+
+func openMedium(m config.Medium, cfg *config.Config) (media.Medium, error) {
+	port := portOf(m, cfg)
+	switch m.Type {
+	case config.Bcast:
+		return media.NewBcast(m.Iface, port)
+	case config.Ucast:
+		return media.NewUcast(m.Iface, m.Peer, port)
+	case config.Ucast6:
+		return media.NewUcast6(m.Iface, m.Peer, port)
+	case config.Mcast:
+		return media.NewMcast(m.Iface, m.Group, port, m.TTL, m.Loop)
+	case config.Mcast6:
+		return media.NewMcast6(m.Iface, m.Group, port, m.TTL, m.Loop)
+	}
+	return nil, fmt.Errorf("medium %s is not supported by heartbeat-go yet", m.Type)
+}
+
+// boundPeer sends through a shared bound socket to one more peer and
+// receives nothing itself.
+type boundPeer struct {
+	name string
+	u    *boundUDP
+	peer *boundUDP
+}
+
+func openBoundPeer(u *boundUDP, m config.Medium, port int) (*boundPeer, error) {
+	if m.Port != 0 {
+		port = m.Port
+	}
+	p := &boundUDP{name: m.String(), conn: u.conn}
+	if m.Type == config.Ucast {
+		pa, err := resolvePeer(m.Peer, port)
+		if err != nil {
+			return nil, err
+		}
+		p.peers = append(p.peers, pa)
+	}
+	return &boundPeer{name: m.String(), u: u, peer: p}, nil
+}
+
+func (b *boundPeer) Name() string                             { return b.name }
+func (b *boundPeer) Send(ctx context.Context, d []byte) error { return b.peer.Send(ctx, d) }
+func (b *boundPeer) Recv(ctx context.Context) (media.Packet, error) {
+	<-ctx.Done()
+	return media.Packet{}, ctx.Err()
+}
+func (b *boundPeer) Close() error { return nil }
+
+func (r *runtime) receive(ctx context.Context, link int, m media.Medium) {
+	for {
+		p, err := m.Recv(ctx)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, media.ErrClosed) {
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
+		}
+		select {
+		case r.inbox <- inPacket{Packet: p, Link: link}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// msString formats a duration as heartbeat records a defaulted time
+// ("<n>ms").
+func msString(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) + "ms" }
+
+// parameters are the values `cl_status hbparameter` reports.
+func parameters(cfg *config.Config, debug int) map[string]string {
+	p := map[string]string{
+		"cluster":       cfg.Cluster,
+		"hopfudge":      strconv.Itoa(cfg.HopFudge),
+		"keepalive":     msString(cfg.Keepalive),
+		"deadtime":      msString(cfg.DeadTime),
+		"warntime":      msString(cfg.WarnTime),
+		"initdead":      msString(cfg.InitDead),
+		"deadping":      msString(cfg.DeadPing),
+		"udpport":       strconv.Itoa(cfg.UDPPort),
+		"baud":          strconv.Itoa(cfg.Baud),
+		"auto_failback": string(cfg.AutoFailback),
+		"hbgenmethod":   cfg.HBGenMethod,
+		"msgfmt":        cfg.MsgFmt,
+		"pacemaker":     cfg.Pacemaker,
+		"autojoin":      cfg.AutoJoin,
+		"uuidfrom":      cfg.UUIDFrom,
+		"debug":         strconv.Itoa(debug),
+		"hbversion":     HBVersion,
+	}
+	if cfg.LogFile != "" {
+		p["logfile"] = cfg.LogFile
+	}
+	if cfg.DebugFile != "" {
+		p["debugfile"] = cfg.DebugFile
+	}
+	if cfg.LogFacility != "" {
+		p["logfacility"] = cfg.LogFacility
+	}
+	return p
+}
+
+// defaults is heartbeat -D's table: the directives that have a default,
+// in heartbeat's order. The descriptions are heartbeat-go's own words.
+var defaults = [][3]string{
+	{"cluster", "linux-ha", "Name of the cluster"},
+	{"hopfudge", "1", "Extra hops allowed on serial rings"},
+	{"keepalive", "1000ms", "Interval between heartbeats"},
+	{"deadtime", "30000ms", "Silence after which a node is declared dead"},
+	{"baud", "19200", "Serial line speed"},
+	{"auto_failback", "legacy", "Whether groups move back to their home node"},
+	{"hbgenmethod", "file", "How the generation number is kept"},
+	{"realtime", "true", "Realtime scheduling and memory locking"},
+	{"msgfmt", "classic", "Message format"},
+	{"conn_logd_time", "60", "Interval between logd reconnection attempts"},
+	{"log_badpack", "true", "Log packets that fail authentication"},
+	{"syslogmsgfmt", "true", "Log messages in syslog format"},
+	{"coredumps", "true", "Allow core dumps"},
+	{"pacemaker", "false", "Run Pacemaker instead of haresources"},
+	{"autojoin", "none", "Whether unknown nodes may join"},
+	{"uuidfrom", "file", "Where node UUIDs come from"},
+	{"compression", "zlib", "Compression method for large messages"},
+	{"compression_threshold", "2", "Compress messages above this size (KB)"},
+	{"traditional_compression", "no", "Compress whole messages"},
+	{"max_rexmit_delay", "250", "Longest retransmission delay (ms)"},
+	{"record_config_changes", "on", "Record CIB changes"},
+	{"record_pengine_inputs", "on", "Record policy engine inputs"},
+	{"enable_config_writes", "on", "Allow CIB writes"},
+	{"memreserve", "6500", "Memory reserved (KB)"},
+}
+
+// dumpDefaults is heartbeat -D (-DW: wiki table).
+func dumpDefaults(o Options, w io.Writer) int {
+	if o.Wiki {
+		fmt.Fprintln(w, "||'''Directive'''||'''Default'''||'''Description'''||")
+		for _, d := range defaults {
+			fmt.Fprintf(w, "||%s||%s||%s||\n", d[0], d[1], d[2])
+		}
+		return ExitOK
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "Directive\tDefault\tDescription")
+	fmt.Fprintln(tw, "---------\t-------\t-----------")
+	for _, d := range defaults {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", d[0], d[1], d[2])
+	}
+	tw.Flush()
+	return ExitOK
+}
