@@ -186,6 +186,7 @@ func newUcast(kind Kind, iface, peer string, port int) (*UDP, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: cannot resolve %s: %w", kind, peer, err)
 	}
+	numericZone(ra)
 	u := &UDP{iface: iface, dst: ra}
 	u.init(kind, string(kind)+" "+iface+" "+peer, iface)
 	tos := intOpt(unix.IPPROTO_IP, unix.IP_TOS, TOSLowDelay, "IP_TOS")
@@ -280,7 +281,7 @@ func NewMcast6(iface, group string, port, hops int, loop bool) (*UDP, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mcast6 device [%s] is invalid or not set up properly: %w", iface, err)
 	}
-	u := &UDP{iface: iface, dst: &net.UDPAddr{IP: g.AsSlice(), Port: port, Zone: iface}}
+	u := &UDP{iface: iface, dst: &net.UDPAddr{IP: g.AsSlice(), Port: port, Zone: strconv.Itoa(ifi.Index)}}
 	u.init(KindMcast6, fmt.Sprintf("mcast6 %s %s %d %d %d", iface, group, port, hops, b2i(loop)), iface)
 	u.wconn, err = listenUDP("udp6", ":0",
 		intOpt(unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_IF, ifi.Index, "IPV6_MULTICAST_IF"),
@@ -312,10 +313,27 @@ func NewMcast6(iface, group string, port, hops int, loop bool) (*UDP, error) {
 }
 
 func (u *UDP) finish() (*UDP, error) {
-	if ifi, err := net.InterfaceByName(u.iface); err == nil {
-		u.ifidx = ifi.Index
+	idx, err := u.sockIfindex()
+	if err != nil {
+		u.wconn.Close()
+		u.rconn.Close()
+		return nil, fmt.Errorf("interface %s: %w", u.iface, errnoOf(err))
 	}
+	u.ifidx = idx
 	return u, nil
+}
+
+// numericZone replaces an IPv6 zone name by the interface index, resolved
+// now, in the network namespace the medium is opened in (a name would be
+// looked up again at every send, in whatever namespace the sending thread
+// is in).
+func numericZone(a *net.UDPAddr) {
+	if a.Zone == "" {
+		return
+	}
+	if ifi, err := net.InterfaceByName(a.Zone); err == nil {
+		a.Zone = strconv.Itoa(ifi.Index)
+	}
 }
 
 func b2i(b bool) int {
@@ -417,15 +435,33 @@ func (u *UDP) Close() error {
 
 // Check reports whether the medium's interface still exists as it did
 // when the medium was opened (Keep reopens the medium when it does not).
+// It asks through the medium's own socket, so the answer comes from the
+// network namespace the medium lives in, whichever thread calls.
 func (u *UDP) Check() error {
-	ifi, err := net.InterfaceByName(u.iface)
+	idx, err := u.sockIfindex()
 	if err != nil {
-		return fmt.Errorf("interface %s: %w", u.iface, err)
+		return fmt.Errorf("interface %s: %w", u.iface, errnoOf(err))
 	}
-	if u.ifidx != 0 && ifi.Index != u.ifidx {
-		return fmt.Errorf("interface %s was re-created (index %d, was %d)", u.iface, ifi.Index, u.ifidx)
+	if u.ifidx != 0 && idx != u.ifidx {
+		return fmt.Errorf("interface %s was re-created (index %d, was %d)", u.iface, idx, u.ifidx)
 	}
 	return nil
+}
+
+func (u *UDP) sockIfindex() (int, error) {
+	var idx int
+	err := rawControl(u.rconn, func(fd int) error {
+		ifr, err := unix.NewIfreq(u.iface)
+		if err != nil {
+			return err
+		}
+		if err := unix.IoctlIfreq(fd, unix.SIOCGIFINDEX, ifr); err != nil {
+			return err
+		}
+		idx = int(ifr.Uint32())
+		return nil
+	})
+	return idx, err
 }
 
 // fatalSendError reports whether a send error means the medium's socket
