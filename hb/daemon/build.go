@@ -34,11 +34,13 @@ func normalNodes(cfg *config.Config) []string {
 // build makes the codec, the engine and the resource runner from the
 // configuration.
 func (r *runtime) build() error {
-	r.codec = &netstringCodec{keys: r.cfg.Keys}
+	wc := &wireCodec{keys: r.cfg.Keys}
 	var names []string
 	for _, m := range links(r.cfg) {
 		names = append(names, m.LinkName())
+		wc.serial = append(wc.serial, m.Type == config.Serial)
 	}
+	r.codec = wc
 	seed := uint64(time.Now().UnixNano())
 	cn, err := core.New(core.Config{
 		Node: r.cfg.LocalNode, UUID: r.uuid, Generation: r.gen, Nodes: normalNodes(r.cfg), Media: names,

@@ -161,11 +161,18 @@ func (h *handler) Handle(_ context.Context, r slog.Record) error {
 	var b strings.Builder
 	b.WriteString(r.Message)
 	b.WriteString(h.attrs)
+	level := r.Level
 	r.Attrs(func(a slog.Attr) bool {
+		// A "level" attribute names one of heartbeat's levels that slog
+		// lacks (Logger.Error(..., "level", "CRIT")).
+		if a.Key == "level" && a.Value.String() == "CRIT" {
+			level = LevelCrit
+			return true
+		}
 		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
 		return true
 	})
-	h.sink.write(r.Level, b.String())
+	h.sink.write(level, b.String())
 	return nil
 }
 

@@ -60,7 +60,11 @@ func (r *runtime) openMedia(ctx context.Context) error {
 			med = media.Keep(media.Kind(m.Type), m.String(), m.LinkName(), open, media.KeepOptions{})
 		}
 		r.media = append(r.media, med)
-		r.log.Info(fmt.Sprintf("%s: started on port %d interface %s", m.Type, portOf(m, r.cfg), m.LinkName()))
+		if m.Type == config.Serial {
+			r.log.Info(fmt.Sprintf("Starting serial heartbeat on tty %s (%d baud)", m.Device, r.cfg.Baud))
+		} else {
+			r.log.Info(fmt.Sprintf("%s: started on port %d interface %s", m.Type, portOf(m, r.cfg), m.LinkName()))
+		}
 		go r.receive(ctx, i, med)
 	}
 	if len(r.media) == 0 {
@@ -91,6 +95,12 @@ func openMedium(m config.Medium, cfg *config.Config) (media.Medium, error) {
 		return media.NewMcast(m.Iface, m.Group, port, m.TTL, m.Loop)
 	case config.Mcast6:
 		return media.NewMcast6(m.Iface, m.Group, port, m.TTL, m.Loop)
+	case config.Serial:
+		baud := m.Baud
+		if baud == 0 {
+			baud = cfg.Baud
+		}
+		return media.NewSerial(m.Device, baud)
 	}
 	return nil, fmt.Errorf("medium %s is not supported by heartbeat-go yet", m.Type)
 }

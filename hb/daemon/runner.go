@@ -1,32 +1,30 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
 
-	"github.com/heartbeat-go/heartbeat/haresources"
+	"github.com/heartbeat-go/heartbeat/hb/resource"
 	"github.com/heartbeat-go/heartbeat/hb/rm"
 	"github.com/heartbeat-go/heartbeat/hb/wire"
 )
 
-// scriptRunner carries out resource actions by running resource scripts
-// the way heartbeat's ResourceManager does: each resource of a group is
-// "<script> [args...] start" in order, "stop" in reverse; a failed start
-// stops what had started; a failed stop is checked with "status". It is
-// the runtime's built-in runner; hb/resource adds native IPaddr and the
-// harc hooks.
-type scriptRunner struct {
-	r       *runtime
-	dirs    []string      // resource.d search path, then init.d
-	rcd     string        // <config-dir>/rc.d
-	timeout time.Duration // per script call
+// groupRunner carries out resource actions: groups are started and
+// stopped by hb/resource (native IPaddr, IPaddr2 and SendArp through
+// netlink, every other resource through its script, searched in
+// <config-dir>/resource.d, /etc/ha.d/resource.d, then /etc/init.d), and
+// event hooks run <config-dir>/rc.d/<type>.
+type groupRunner struct {
+	r      *runtime
+	groups *resource.Groups
+	native *resource.Native
+	rcd    string
 }
 
 func newRunner(r *runtime) actionRunner {
@@ -35,99 +33,33 @@ func newRunner(r *runtime) actionRunner {
 		dirs = append(dirs, filepath.Join(DefaultConfigDir, "resource.d"))
 	}
 	dirs = append(dirs, "/etc/init.d")
-	return &scriptRunner{r: r, dirs: dirs, rcd: filepath.Join(r.o.ConfigDir, "rc.d"), timeout: 5 * time.Minute}
+	scripts := &resource.ScriptRunner{Dirs: dirs, Logger: r.log}
+	native := &resource.Native{Fallback: scripts, Logger: r.log}
+	return &groupRunner{r: r, native: native, groups: &resource.Groups{Runner: native, Logger: r.log},
+		rcd: filepath.Join(r.o.ConfigDir, "rc.d")}
 }
 
-func (s *scriptRunner) find(script string) (string, error) {
-	for _, d := range s.dirs {
-		p := filepath.Join(d, script)
-		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("Cannot locate resource script %s", script)
-}
-
-// call runs one script operation and logs it with its exit code and how
-// long it took.
-func (s *scriptRunner) call(ctx context.Context, res haresources.Resource, op string) (string, int, error) {
-	path, err := s.find(res.Script)
-	if err != nil {
-		s.r.log.Error(err.Error())
-		return "", -1, err
-	}
-	args := append(append([]string(nil), res.Args...), op)
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, path, args...)
-	var outb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &outb, &outb
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	start := time.Now()
-	if op != "status" {
-		s.r.log.Info(fmt.Sprintf("Running %s %s", path, strings.Join(args, " ")))
-	}
-	err = cmd.Run()
-	code := 0
-	if err != nil {
-		code = -1
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		}
-	}
-	took := time.Since(start)
-	switch {
-	case ctx.Err() == context.DeadlineExceeded:
-		s.r.log.Error(fmt.Sprintf("Resource script %s %s timed out after %v", path, strings.Join(args, " "), s.timeout))
-	case code != 0 && op != "status":
-		s.r.log.Error(fmt.Sprintf("Return code %d from %s %s (%d ms)", code, path, strings.Join(args, " "), took.Milliseconds()))
-	default:
-		s.r.log.Debug(fmt.Sprintf("%s %s: exit %d in %d ms", path, strings.Join(args, " "), code, took.Milliseconds()))
-	}
-	return outb.String(), code, err
-}
-
-// running reports whether status says the resource runs.
-func (s *scriptRunner) running(ctx context.Context, res haresources.Resource) bool {
-	out, code, _ := s.call(ctx, res, "status")
-	if code != 0 {
-		return false
-	}
-	l := strings.ToLower(out)
-	return strings.Contains(l, "running") || strings.Contains(l, "ok")
-}
-
-func (s *scriptRunner) Run(ctx context.Context, a rm.Action) rm.Result {
+func (g *groupRunner) Run(ctx context.Context, a rm.Action) rm.Result {
+	var err error
 	switch a.Kind {
 	case rm.StartGroup:
-		for i, res := range a.Group.Resources {
-			if _, code, _ := s.call(ctx, res, "start"); code != 0 {
-				for j := i; j >= 0; j-- {
-					s.call(ctx, a.Group.Resources[j], "stop")
-				}
-				return rm.Failed
-			}
-		}
-		return rm.OK
+		err = g.groups.Start(ctx, a.Group)
 	case rm.StopGroup:
-		result := rm.OK
-		for i := len(a.Group.Resources) - 1; i >= 0; i-- {
-			res := a.Group.Resources[i]
-			if _, code, _ := s.call(ctx, res, "stop"); code != 0 {
-				if s.running(ctx, res) {
-					return rm.StopFailedRun
-				}
-				result = rm.Failed
-			}
-		}
-		return result
+		err = g.groups.Stop(ctx, a.Group)
 	case rm.RunEvent:
-		s.event(ctx, a.Msg, a.OStatus)
+		g.event(ctx, a.Msg, a.OStatus)
+		return rm.OK
 	case rm.FenceSelf:
-		crit(s.r.log, "Resource stop failed with the resource still running: this node must be rebooted.")
+		crit(g.r.log, "Resource STOP failure. Reboot required!")
+		return rm.OK
 	}
-	return rm.OK
+	switch {
+	case err == nil:
+		return rm.OK
+	case errors.Is(err, resource.ErrStopFailedRunning):
+		return rm.StopFailedRun
+	}
+	return rm.Failed
 }
 
 // stockEvents are the rc.d scripts heartbeat ships; their work (mach_down,
@@ -137,7 +69,7 @@ var stockEvents = map[string]bool{"status": true, "ip-request": true, "ip-reques
 
 // event runs <config-dir>/rc.d/<type> <type> when such a file exists, with
 // the message's string fields as HA_<name> in the environment.
-func (s *scriptRunner) event(ctx context.Context, m *wire.Message, ostatus rm.Status) {
+func (g *groupRunner) event(ctx context.Context, m *wire.Message, ostatus rm.Status) {
 	if m == nil {
 		return
 	}
@@ -145,7 +77,7 @@ func (s *scriptRunner) event(ctx context.Context, m *wire.Message, ostatus rm.St
 	if t == "" || strings.ContainsAny(t, "/.") || stockEvents[t] {
 		return
 	}
-	path := filepath.Join(s.rcd, t)
+	path := filepath.Join(g.rcd, t)
 	if st, err := os.Stat(path); err != nil || st.IsDir() {
 		return
 	}
@@ -156,12 +88,13 @@ func (s *scriptRunner) event(ctx context.Context, m *wire.Message, ostatus rm.St
 		}
 	}
 	env = append(env, "HA_OSTATUS="+string(ostatus))
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	ctx, cancel := context.WithTimeout(ctx, resource.DefaultTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, path, t)
 	cmd.Env = env
-	s.r.log.Info(fmt.Sprintf("Running %s %s", path, t))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	g.r.log.Info(fmt.Sprintf("Running %s %s", path, t))
 	if err := cmd.Run(); err != nil {
-		s.r.log.Error(fmt.Sprintf("%s %s: %v", path, t, err))
+		g.r.log.Error(fmt.Sprintf("%s %s: %v", path, t, err))
 	}
 }

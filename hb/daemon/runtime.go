@@ -10,7 +10,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -432,11 +431,8 @@ func (r *runtime) send(s outgoing) {
 }
 
 func (r *runtime) countDrop(err error, p inPacket) {
-	reason := err.Error()
-	if i := strings.IndexByte(reason, ':'); i > 0 {
-		reason = reason[:i]
-	}
-	r.drops[reason]++ // counted per DropReason (text before the colon)
+	reason := wire.ReasonOf(err).String()
+	r.drops[reason]++
 	if r.drops[reason] == 1 || r.debug > 0 {
 		r.log.Warn(fmt.Sprintf("Dropped packet from %s on %s: %v", p.From, r.media[p.Link].Name(), err))
 	}
