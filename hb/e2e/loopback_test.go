@@ -1,0 +1,186 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heartbeat-go/heartbeat/hb/testbin"
+)
+
+const (
+	keepalive = 200 * time.Millisecond
+	deadtime  = 2 * time.Second
+	// startBonus: a node that started less than 5 s ago advertises its
+	// deadtime plus 2 s (heartbeat does the same), so kills are timed
+	// after that window.
+	startBonus = 5*time.Second + 500*time.Millisecond
+)
+
+func twoNodes(t *testing.T, failback, haresources string) *Cluster {
+	t.Helper()
+	bin := testbin.Heartbeat(t)
+	c := NewLoopback(t, bin, ClusterSpec{
+		Nodes:        []NodeSpec{{Name: "hb1", Addr: "127.0.0.11"}, {Name: "hb2", Addr: "127.0.0.12"}},
+		Keepalive:    "200ms",
+		DeadTime:     "2",
+		WarnTime:     "1",
+		InitDead:     "4",
+		AutoFailback: failback,
+		Port:         FreePort(t),
+		Haresources:  haresources,
+	})
+	demo := filepath.Join(testbin.Root(t), "testdata", "demo", "resource.d", "demo")
+	for _, n := range c.Nodes {
+		b, err := os.ReadFile(demo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		write(t, filepath.Join(n.Etc, "resource.d", "demo"), string(b), 0o755)
+	}
+	return c
+}
+
+// clStatus runs cl_status against node n's control socket.
+func clStatus(t *testing.T, n *Node, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(testbin.Dir(t), "cl_status"), append([]string{"--run-dir", filepath.Join(n.Run, "heartbeat")}, args...)...)
+	out, err := cmd.Output()
+	code := 0
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else {
+			code = -1
+		}
+	}
+	return strings.TrimSpace(string(out)), code
+}
+
+func nodeStatus(t *testing.T, n *Node, of string) string {
+	s, _ := clStatus(t, n, "nodestatus", of)
+	return s
+}
+
+func waitActive(t *testing.T, c *Cluster, d time.Duration) {
+	t.Helper()
+	for _, a := range c.Nodes {
+		for _, b := range c.Nodes {
+			if a == b {
+				continue
+			}
+			if _, ok := WaitFor(d, func() bool { return nodeStatus(t, a, b.Spec.Name) == "active" }); !ok {
+				dumpAll(c)
+				t.Fatalf("%s never saw %s active (cl_status says %q)", a.Spec.Name, b.Spec.Name, nodeStatus(t, a, b.Spec.Name))
+			}
+		}
+	}
+}
+
+func dumpAll(c *Cluster) {
+	for _, n := range c.Nodes {
+		n.Dump()
+	}
+}
+
+// killAndTimeDeath kills victim and returns how long until watcher logs
+// "node <victim>: is dead" and cl_status on watcher reports it dead.
+func killAndTimeDeath(t *testing.T, c *Cluster, victim, watcher *Node) time.Duration {
+	t.Helper()
+	before := len(watcher.LogLines("node " + victim.Spec.Name + ": is dead"))
+	start := time.Now()
+	victim.Kill()
+	took, ok := WaitFor(deadtime+5*time.Second, func() bool {
+		return len(watcher.LogLines("node "+victim.Spec.Name+": is dead")) > before
+	})
+	if !ok {
+		dumpAll(c)
+		t.Fatalf("%s did not declare %s dead", watcher.Spec.Name, victim.Spec.Name)
+	}
+	if s := nodeStatus(t, watcher, victim.Spec.Name); s != "dead" {
+		t.Errorf("cl_status nodestatus %s on %s = %q, want dead", victim.Spec.Name, watcher.Spec.Name, s)
+	}
+	_ = start
+	return took
+}
+
+// TestLoopbackMembership: two heartbeat-go daemons on loopback see each
+// other active, and each declares the other dead within deadtime +
+// keepalive after a SIGKILL.
+func TestLoopbackMembership(t *testing.T) {
+	c := twoNodes(t, "on", "")
+	hb1, hb2 := c.Nodes["hb1"], c.Nodes["hb2"]
+	hb1.Start()
+	hb2.Start()
+	started := time.Now()
+	waitActive(t, c, 15*time.Second)
+	for _, n := range []*Node{hb1, hb2} {
+		if s, code := clStatus(t, n, "hbstatus"); code != 0 || s != "Heartbeat is running on this machine." {
+			t.Errorf("%s: cl_status hbstatus = %q (%d)", n.Spec.Name, s, code)
+		}
+		if len(n.LogLines("Local status now set to: 'active'")) != 1 {
+			t.Errorf("%s: no single \"Local status now set to: 'active'\" line", n.Spec.Name)
+		}
+	}
+	// Let the start-up deadtime bonus expire before timing a death.
+	WaitFor(startBonus, func() bool { return time.Since(started) > startBonus })
+
+	limit := deadtime + keepalive
+	took := killAndTimeDeath(t, c, hb1, hb2)
+	t.Logf("hb2 declared hb1 dead %v after SIGKILL (limit %v)", took, limit)
+	if took > limit {
+		t.Errorf("hb2 declared hb1 dead after %v, want <= deadtime + keepalive = %v", took, limit)
+	}
+	if len(hb2.LogLines("Link hb1:lo dead.")) == 0 {
+		t.Errorf("hb2 did not log the link death")
+	}
+
+	// hb1 comes back (new generation) and is seen active again; then the
+	// other direction.
+	hb1.Start()
+	restarted := time.Now()
+	waitActive(t, c, 15*time.Second)
+	if len(hb2.LogLines("Heartbeat restart on node hb1")) == 0 && len(hb2.LogLines("Status update for node hb1: status init")) == 0 {
+		t.Errorf("hb2 did not notice hb1's restart")
+	}
+	WaitFor(startBonus, func() bool { return time.Since(restarted) > startBonus })
+	took = killAndTimeDeath(t, c, hb2, hb1)
+	t.Logf("hb1 declared hb2 dead %v after SIGKILL (limit %v)", took, limit)
+	if took > limit {
+		t.Errorf("hb1 declared hb2 dead after %v, want <= deadtime + keepalive = %v", took, limit)
+	}
+}
+
+// TestLoopbackGracefulStop: heartbeat -k stops a node cleanly; the peer
+// hears the shutdown notice.
+func TestLoopbackGracefulStop(t *testing.T) {
+	c := twoNodes(t, "on", "")
+	hb1, hb2 := c.Nodes["hb1"], c.Nodes["hb2"]
+	hb1.Start()
+	hb2.Start()
+	waitActive(t, c, 15*time.Second)
+	out, err := exec.Command(testbin.Heartbeat(t), "-k", "--run-dir", hb1.Run).CombinedOutput()
+	if err != nil {
+		t.Fatalf("heartbeat -k: %v\n%s", err, out)
+	}
+	if _, ok := WaitFor(10*time.Second, hb1.Exited); !ok {
+		t.Fatal("hb1 still running after heartbeat -k returned")
+	}
+	if len(hb1.LogLines("hb1 Heartbeat shutdown complete.")) != 1 {
+		dumpAll(c)
+		t.Fatal("hb1 did not log \"hb1 Heartbeat shutdown complete.\"")
+	}
+	// The pid file stays, as heartbeat leaves it: -s says stopped, exit 1.
+	cmd := exec.Command(testbin.Heartbeat(t), "-s", "--run-dir", hb1.Run)
+	b, _ := cmd.Output()
+	if cmd.ProcessState.ExitCode() != 1 || strings.TrimSpace(string(b)) != "heartbeat is stopped. No process" {
+		t.Errorf("heartbeat -s after -k: %q exit %d", b, cmd.ProcessState.ExitCode())
+	}
+	if _, ok := WaitFor(5*time.Second, func() bool { return len(hb2.LogLines("Received shutdown notice from 'hb1'.")) > 0 }); !ok {
+		dumpAll(c)
+		t.Error("hb2 did not log the shutdown notice")
+	}
+}
