@@ -324,3 +324,33 @@ func TestGetopt(t *testing.T) {
 		}
 	}
 }
+
+// FuzzGetopt: any argument list either fails or splits into flags the
+// option string allows and operands taken verbatim, in order.
+func FuzzGetopt(f *testing.F) {
+	f.Add("p:m", "-p\x00keepalive\x00-m")
+	f.Add("npvm", "-vn\x00--\x00-x")
+	f.Add("vm", "hb1\x00-m\x00-\x00eth0")
+	f.Fuzz(func(t *testing.T, opts, joined string) {
+		args := strings.Split(joined, "\x00")
+		flags, ops, err := getopt(opts, args)
+		if err != nil {
+			return
+		}
+		for c := range flags {
+			if c == ':' || strings.IndexByte(opts, c) < 0 {
+				t.Fatalf("flag %q not in %q", c, opts)
+			}
+		}
+		// Operands appear in args in the same order.
+		i := 0
+		for _, a := range args {
+			if i < len(ops) && a == ops[i] {
+				i++
+			}
+		}
+		if i != len(ops) {
+			t.Fatalf("operands %q not a subsequence of %q", ops, args)
+		}
+	})
+}

@@ -531,3 +531,27 @@ func TestCommandLine(t *testing.T) {
 		t.Fatalf("exit %d stdout %q stderr %q", code, o.String(), e.String())
 	}
 }
+
+// FuzzOtherNodes: any ha.cf gives a list without the local node and
+// without duplicates, each name taken from a node line.
+func FuzzOtherNodes(f *testing.F) {
+	f.Add([]byte("node a b\nnode c\n"), "a")
+	f.Add([]byte("#node x\nnode\tY # c\nnode y\n"), "q")
+	if b, err := os.ReadFile("../../testdata/ha.cf"); err == nil {
+		f.Add(b, "node1")
+	}
+	f.Fuzz(func(t *testing.T, hacfData []byte, local string) {
+		nodes, err := otherNodes(hacfData, "ha.cf", local)
+		if err != nil {
+			return
+		}
+		seen := map[string]bool{}
+		for _, n := range nodes {
+			k := strings.ToLower(n)
+			if k == strings.ToLower(local) || seen[k] || n == "" {
+				t.Fatalf("bad list %q for local %q", nodes, local)
+			}
+			seen[k] = true
+		}
+	})
+}
