@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heartbeat-go/heartbeat/hb/wire"
 	"golang.org/x/sys/unix"
 )
 
@@ -55,6 +56,7 @@ func TestSerialReplayCapturedStreamOverPTY(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			keys := captureKeys(t, "serial-sha1")
 			master, slave := openPTY(t)
 			s, err := OpenSerial(testSerialConfig(t, slave))
 			if err != nil {
@@ -82,6 +84,13 @@ func TestSerialReplayCapturedStreamOverPTY(t *testing.T) {
 				}
 				if !bytes.Equal(p.Data, ref[i]) {
 					t.Fatalf("frame %d:\n got %q\nwant %q", i, p.Data, ref[i])
+				}
+				m, used, err := wire.DecodeClassic(p.Data)
+				if err != nil || used != len(p.Data) || m == nil {
+					t.Fatalf("frame %d: DecodeClassic used %d of %d: %v", i, used, len(p.Data), err)
+				}
+				if _, err := wire.Decode(p.Data, keys); err != nil {
+					t.Fatalf("frame %d: signature check: %v", i, err)
 				}
 				if p.From != slave || p.At.IsZero() {
 					t.Fatalf("packet from %q at %v", p.From, p.At)

@@ -13,8 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heartbeat-go/heartbeat/authkeys"
 	"github.com/heartbeat-go/heartbeat/hb/netlab"
 	"github.com/heartbeat-go/heartbeat/hb/testbin"
+	"github.com/heartbeat-go/heartbeat/hb/wire"
 )
 
 var udpCaptures = []string{"ucast-crc", "ucast-md5", "ucast-sha1", "bcast-sha1", "mcast-sha1", "loss30-ucast-sha1"}
@@ -37,6 +39,21 @@ func capturedUDP(t testing.TB, dir string) []netlab.UDP {
 		t.Fatalf("%s: no heartbeat datagrams in the capture", dir)
 	}
 	return out
+}
+
+// captureKeys loads the authkeys a capture's nodes ran with.
+func captureKeys(t testing.TB, dir string) *authkeys.Keys {
+	t.Helper()
+	path := filepath.Join(testbin.Shared(t), "captures", dir, "hb1", "authkeys")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, probs := authkeys.Parse(b, path)
+	if k == nil || probs.HasErrors() {
+		t.Fatalf("%s: %v", path, probs.Err())
+	}
+	return k
 }
 
 func freeUDPPort(t *testing.T) int {
@@ -74,6 +91,7 @@ func TestUcastReceivesCapturedDatagrams(t *testing.T) {
 	defer tx.Close()
 	total := 0
 	for _, dir := range udpCaptures {
+		keys := captureKeys(t, dir)
 		for i, u := range capturedUDP(t, dir) {
 			if !bytes.HasPrefix(u.Payload, []byte("###\n")) || !bytes.Contains(u.Payload, []byte("%%%\n")) {
 				t.Fatalf("%s #%d: not a netstring message: %q", dir, i, u.Payload[:min(40, len(u.Payload))])
@@ -87,6 +105,10 @@ func TestUcastReceivesCapturedDatagrams(t *testing.T) {
 			}
 			if !bytes.Equal(p.Data, u.Payload) {
 				t.Fatalf("%s #%d: received bytes differ", dir, i)
+			}
+			// What the medium delivers is a whole, correctly signed message.
+			if _, err := wire.Decode(p.Data, keys); err != nil {
+				t.Fatalf("%s #%d: received datagram does not decode: %v", dir, i, err)
 			}
 			if p.From != tx.LocalAddr().String() {
 				t.Fatalf("From = %q, want %q", p.From, tx.LocalAddr())
