@@ -44,10 +44,14 @@ func (k Key) AppendSum(dst, data []byte) []byte {
 	case MD5, SHA1:
 		h := getHMAC(k.Method, k.Secret)
 		h.Write(data)
-		var sum [sha1.Size]byte
-		out := h.Sum(sum[:0])
+		// Sum appends the raw digest to dst (no allocation when dst has
+		// room); move it aside and append its hex form in its place.
+		n := len(dst)
+		dst = h.Sum(dst)
 		putHMAC(k.Method, k.Secret, h)
-		return hex.AppendEncode(dst, out)
+		var raw [sha1.Size]byte
+		c := copy(raw[:], dst[n:])
+		return hex.AppendEncode(dst[:n], raw[:c])
 	}
 	return dst
 }

@@ -148,6 +148,9 @@ func decodeClassic(b []byte, base, depth int) (*Message, int, error) {
 		if string(line) == clEnd {
 			return m, off, nil
 		}
+		if len(line) == 0 {
+			continue // heartbeat skips empty lines
+		}
 		if len(m.Fields) >= MaxFields {
 			return nil, 0, fail(DropTooManyFields, lineOff, "more than %d fields", MaxFields)
 		}
@@ -162,7 +165,8 @@ func decodeClassic(b []byte, base, depth int) (*Message, int, error) {
 func decodeClassicField(line []byte, off, depth int) (Field, error) {
 	t := String
 	if len(line) >= 3 && line[0] == '(' && line[2] == ')' {
-		if line[1] < '0' || line[1] > '5' {
+		// "(0)" is refused too: strings carry no type prefix.
+		if line[1] < '1' || line[1] > '5' {
 			return Field{}, fail(DropBadFieldType, off, "field type %q", line[1])
 		}
 		t = FieldType(line[1] - '0')

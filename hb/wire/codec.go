@@ -31,8 +31,9 @@ type Packet struct {
 	// Signed is the span the netstring trailer signs ("###\n" through
 	// "%%%\n"); nil in the classic form, which has no trailer.
 	Signed []byte
-	// Trailer is the netstring signature, "N HEX"; "" in the classic form.
-	Trailer string
+	// Trailer is the netstring signature, "N HEX"; nil in the classic
+	// form or when the packet has none.
+	Trailer []byte
 	// Len is the number of input bytes the packet used.
 	Len int
 }
@@ -42,33 +43,44 @@ type Packet struct {
 // as heartbeat ignores them. Every value slice in the result is a copy,
 // b may be reused.
 func Parse(b []byte) (*Packet, error) {
+	p := new(Packet)
+	if err := parseInto(p, b); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func parseInto(p *Packet, b []byte) error {
 	if len(b) > MaxMessage {
-		return nil, fail(DropTooLarge, MaxMessage, "packet of %d bytes, limit %d", len(b), MaxMessage)
+		return fail(DropTooLarge, MaxMessage, "packet of %d bytes, limit %d", len(b), MaxMessage)
 	}
 	if len(b) > 0 && b[0] == '>' {
 		m, n, err := DecodeClassic(b)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		return &Packet{Msg: m, Format: Classic, Len: n}, nil
+		*p = Packet{Msg: m, Format: Classic, Len: n}
+		return nil
 	}
 	// One copy of the input: every field value slices into it.
 	b = append(make([]byte, 0, len(b)), b...)
 	m, end, err := decodeNetstring(b, 0, 0)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	p := &Packet{Msg: m, Format: Netstring, Signed: b[:end], Len: end}
+	*p = Packet{Msg: m, Format: Netstring, Signed: b[:end], Len: end}
 	if end == len(b) {
-		return p, nil // no trailer: Check reports DropNoAuth
+		return nil // no trailer: Verify reports DropNoAuth
 	}
 	sig, next, err := peel(b, end)
 	if err != nil {
-		return nil, err
+		// Not a trailer: Verify reports DropNoAuth, as heartbeat refuses
+		// a netstring message whose signature it cannot read.
+		return nil
 	}
-	p.Trailer = string(sig)
+	p.Trailer = sig
 	p.Len = next
-	return p, nil
+	return nil
 }
 
 // Verdicts of a packet's two signatures.
@@ -96,10 +108,10 @@ func (v Verdicts) First() DropReason {
 func (p *Packet) Verify(k *authkeys.Keys) Verdicts {
 	var v Verdicts
 	if p.Format == Netstring {
-		if p.Trailer == "" {
+		if p.Trailer == nil {
 			v.Trailer = DropNoAuth
 		} else {
-			v.Trailer = reasonFor(k.VerifyBytes(p.Signed, []byte(p.Trailer)))
+			v.Trailer = reasonFor(k.VerifyBytes(p.Signed, p.Trailer))
 		}
 	}
 	m := p.Msg
@@ -157,8 +169,8 @@ func reasonFor(err error) DropReason {
 // success it returns the message (expanded when it was traditionally
 // compressed); otherwise an *Error whose Reason the daemon counts.
 func Decode(b []byte, k *authkeys.Keys) (*Message, error) {
-	p, err := Parse(b)
-	if err != nil {
+	var p Packet
+	if err := parseInto(&p, b); err != nil {
 		return nil, err
 	}
 	v := p.Verify(k)

@@ -54,23 +54,32 @@ func captures(t testing.TB) []capture {
 
 func readDatagrams(t testing.TB, path string) []pcap.Datagram {
 	t.Helper()
-	f, err := os.Open(path)
+	ds, err := loadDatagrams(path)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return ds
+}
+
+// loadDatagrams returns the datagrams to port 694 in a capture.
+func loadDatagrams(path string) ([]pcap.Datagram, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
 	}
 	defer f.Close()
 	r, err := pcap.NewReader(f)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	var out []pcap.Datagram
 	for {
 		d, err := r.Next()
 		if errors.Is(err, io.EOF) {
-			return out
+			return out, nil
 		}
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		if d.Dst.Port() != 694 {
 			continue

@@ -154,7 +154,7 @@ func decodeNetstring(b []byte, base, depth int) (*Message, int, error) {
 		return nil, 0, fail(DropTooDeep, base, "structs nested deeper than %d", MaxDepth)
 	}
 	if !bytes.HasPrefix(b, []byte(nsStart)) {
-		if len(b) < len(nsStart) && bytes.HasPrefix([]byte(nsStart), b) {
+		if len(b) > 0 && len(b) < len(nsStart) && bytes.HasPrefix([]byte(nsStart), b) {
 			return nil, 0, fail(DropTruncated, base, "input ends inside \"###\"")
 		}
 		return nil, 0, fail(DropNotMessage, base, "no \"###\" start")
