@@ -61,7 +61,8 @@ func readDatagrams(t testing.TB, path string) []pcap.Datagram {
 	return ds
 }
 
-// loadDatagrams returns the datagrams to port 694 in a capture.
+// loadDatagrams returns the datagrams to port 694 in a capture, and the
+// ICMP echoes that carry a heartbeat message (ping media).
 func loadDatagrams(path string) ([]pcap.Datagram, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -81,7 +82,10 @@ func loadDatagrams(path string) ([]pcap.Datagram, error) {
 		if err != nil {
 			return nil, err
 		}
-		if d.Dst.Port() != 694 {
+		if d.Proto == pcap.ProtoUDP && d.Dst.Port() != 694 {
+			continue
+		}
+		if d.Proto != pcap.ProtoUDP && !bytes.HasPrefix(d.Payload, []byte(nsStart)) {
 			continue
 		}
 		d.Payload = append([]byte(nil), d.Payload...)
@@ -104,7 +108,11 @@ func TestGoldenCaptures(t *testing.T) {
 			if c.packets != 0 && len(ds) != c.packets {
 				t.Errorf("%d datagrams, decoded.txt says %d", len(ds), c.packets)
 			}
+			icmp := 0
 			for _, d := range ds {
+				if d.Proto != pcap.ProtoUDP {
+					icmp++
+				}
 				p, err := Parse(d.Payload)
 				if err != nil {
 					t.Fatalf("record %d: %v", d.Index, err)
@@ -138,6 +146,10 @@ func TestGoldenCaptures(t *testing.T) {
 					t.Fatalf("record %d: wrong key gave %v", d.Index, err)
 				}
 			}
+			if c.name == "v1-resources/cap3" && icmp == 0 {
+				t.Fatal("cap3's ping media messages (in ICMP echoes) not found")
+			}
+			t.Logf("%d messages (%d in ICMP echoes)", len(ds), icmp)
 		})
 	}
 }

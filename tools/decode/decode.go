@@ -1,6 +1,7 @@
 // Package decode implements `heartbeat decode`, a dissector for operators
-// debugging a cluster: it reads pcap captures (UDP to the heartbeat port)
-// or raw serial byte logs and prints every heartbeat message in them with
+// debugging a cluster: it reads pcap captures (UDP to the heartbeat port,
+// and ICMP echoes carrying messages of the ping media) or raw serial
+// byte logs and prints every heartbeat message in them with
 // its time, source, fields in order and signature verdict.
 //
 //	heartbeat decode [--authkeys FILE] [--json] [--udpport N] FILE...
@@ -113,6 +114,7 @@ type record struct {
 	Time    string      `json:"time,omitempty"`   // capture time, RFC 3339 UTC (pcap only)
 	Src     string      `json:"src,omitempty"`    // address:port (pcap only)
 	Dst     string      `json:"dst,omitempty"`    // address:port (pcap only)
+	ICMP    string      `json:"icmp,omitempty"`   // echo-request or echo-reply when carried by a ping medium
 	Offset  int         `json:"offset,omitempty"` // byte offset in a serial log
 	Format  string      `json:"format,omitempty"` // netstring or classic
 	Len     int         `json:"len"`
@@ -183,12 +185,24 @@ func (d *dissector) pcapFile(ctx context.Context, name string, r io.Reader) erro
 		if err != nil {
 			return err
 		}
-		if dg.Dst.Port() != d.port {
-			continue
-		}
 		rec := record{
 			File: name, Index: dg.Index, Time: dg.Time.Format(time.RFC3339Nano),
 			Src: dg.Src.String(), Dst: dg.Dst.String(), Len: len(dg.Payload),
+		}
+		switch {
+		case dg.Proto == pcap.ProtoUDP:
+			if dg.Dst.Port() != d.port {
+				continue
+			}
+		case bytes.HasPrefix(dg.Payload, []byte("###\n")) || bytes.HasPrefix(dg.Payload, []byte(">>>\n")):
+			// The ping media carry messages in ICMP echoes.
+			rec.Src, rec.Dst = dg.Src.Addr().String(), dg.Dst.Addr().String()
+			rec.ICMP = "echo-request"
+			if dg.ICMPType == 0 || dg.ICMPType == 129 {
+				rec.ICMP = "echo-reply"
+			}
+		default:
+			continue
 		}
 		d.message(&rec, dg.Payload)
 		count[rec.Verdict]++
@@ -332,6 +346,9 @@ func (d *dissector) print(rec *record) error {
 	var b strings.Builder
 	if rec.Time != "" {
 		fmt.Fprintf(&b, "%s %s > %s", rec.Time, rec.Src, rec.Dst)
+		if rec.ICMP != "" {
+			fmt.Fprintf(&b, " icmp %s", rec.ICMP)
+		}
 	} else {
 		fmt.Fprintf(&b, "%s message %d at byte %d", rec.File, rec.Index, rec.Offset)
 	}

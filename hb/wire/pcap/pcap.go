@@ -2,7 +2,8 @@
 // (the format tcpdump -w writes), for `heartbeat decode` and for tests
 // that replay captures. Pure Go, no cgo, no libpcap. Link types: Ethernet
 // (with 802.1Q tags), Linux cooked (SLL and SLL2), raw IP and BSD
-// loopback; IPv4 and IPv6; fragments other than the first are skipped.
+// loopback; IPv4 and IPv6; UDP and ICMP echo (the ping media carry
+// heartbeat messages there); fragments other than the first are skipped.
 // pcapng files are refused with an error that says so.
 package pcap
 
@@ -28,12 +29,22 @@ const (
 // maxSnap bounds one record, so a corrupt length cannot exhaust memory.
 const maxSnap = 256 * 1024
 
-// Datagram is one UDP datagram found in a capture.
+// IP protocol numbers of the datagrams Next returns.
+const (
+	ProtoICMP   = 1
+	ProtoUDP    = 17
+	ProtoICMPv6 = 58
+)
+
+// Datagram is one UDP datagram, or one ICMP echo request or reply (the
+// ping medium carries heartbeat messages in them), found in a capture.
 type Datagram struct {
 	Time     time.Time
-	Src, Dst netip.AddrPort
-	TOS      uint8 // IPv4 TOS / IPv6 traffic class
-	TTL      uint8 // IPv4 TTL / IPv6 hop limit
+	Proto    uint8          // ProtoUDP, ProtoICMP or ProtoICMPv6
+	ICMPType uint8          // echo request 8 / reply 0 (ICMPv6: 128 / 129)
+	Src, Dst netip.AddrPort // ports are 0 for ICMP
+	TOS      uint8          // IPv4 TOS / IPv6 traffic class
+	TTL      uint8          // IPv4 TTL / IPv6 hop limit
 	Payload  []byte
 	Index    int // 1-based record number in the file
 }
@@ -82,7 +93,8 @@ func NewReader(r io.Reader) (*Reader, error) {
 	return rd, nil
 }
 
-// Next returns the next UDP datagram, skipping every other frame. It
+// Next returns the next UDP datagram or ICMP echo, skipping every other
+// frame. It
 // returns io.EOF at the end of the file; a file cut inside a record is
 // io.ErrUnexpectedEOF. The payload is valid until the next call.
 func (rd *Reader) Next() (Datagram, error) {
@@ -185,15 +197,18 @@ func ipv4(f []byte) (Datagram, bool) {
 	if total < len(f) {
 		f = f[:total] // Ethernet padding
 	}
-	if f[9] != 17 {
-		return Datagram{}, false
-	}
 	if binary.BigEndian.Uint16(f[6:8])&0x1fff != 0 {
 		return Datagram{}, false // not the first fragment
 	}
 	src, _ := netip.AddrFromSlice(f[12:16])
 	dst, _ := netip.AddrFromSlice(f[16:20])
-	return udp(f[ihl:], src, dst, f[1], f[8])
+	switch f[9] {
+	case ProtoUDP:
+		return udp(f[ihl:], src, dst, f[1], f[8])
+	case ProtoICMP:
+		return icmpEcho(f[ihl:], ProtoICMP, 8, 0, src, dst, f[1], f[8])
+	}
+	return Datagram{}, false
 }
 
 func ipv6(f []byte) (Datagram, bool) {
@@ -211,8 +226,10 @@ func ipv6(f []byte) (Datagram, bool) {
 	}
 	for range 8 {
 		switch next {
-		case 17:
+		case ProtoUDP:
 			return udp(p, src, dst, tc, hop)
+		case ProtoICMPv6:
+			return icmpEcho(p, ProtoICMPv6, 128, 129, src, dst, tc, hop)
 		case 0, 43, 60: // hop-by-hop, routing, destination options
 			if len(p) < 8 {
 				return Datagram{}, false
@@ -246,7 +263,19 @@ func udp(p []byte, src, dst netip.Addr, tos, ttl uint8) (Datagram, bool) {
 		payload = payload[:ulen-8]
 	}
 	return Datagram{
-		Src: netip.AddrPortFrom(src.Unmap(), sport), Dst: netip.AddrPortFrom(dst.Unmap(), dport),
+		Proto: ProtoUDP,
+		Src:   netip.AddrPortFrom(src.Unmap(), sport), Dst: netip.AddrPortFrom(dst.Unmap(), dport),
 		TOS: tos, TTL: ttl, Payload: payload,
+	}, true
+}
+
+func icmpEcho(p []byte, proto, request, reply uint8, src, dst netip.Addr, tos, ttl uint8) (Datagram, bool) {
+	if len(p) < 8 || (p[0] != request && p[0] != reply) {
+		return Datagram{}, false
+	}
+	return Datagram{
+		Proto: proto, ICMPType: p[0],
+		Src: netip.AddrPortFrom(src.Unmap(), 0), Dst: netip.AddrPortFrom(dst.Unmap(), 0),
+		TOS: tos, TTL: ttl, Payload: p[8:],
 	}, true
 }

@@ -142,14 +142,23 @@ func TestLinkTypesAndFamilies(t *testing.T) {
 func TestSkipsWhatIsNotUDP(t *testing.T) {
 	pl := []byte("x")
 	f := file(LinkEthernet,
-		eth(0x0806, false, make([]byte, 28)),                                          // ARP
-		eth(0x0800, false, ip4("1.1.1.1", "2.2.2.2", 1, 0, make([]byte, 8))),          // ICMP
-		eth(0x0800, false, ip4("1.1.1.1", "2.2.2.2", 17, 0x0010, udpHdr(1, 694, pl))), // later fragment
-		eth(0x0800, false, []byte{0x45}),                                              // cut IP header
+		eth(0x0806, false, make([]byte, 28)), // ARP
+		eth(0x0800, false, ip4("1.1.1.1", "2.2.2.2", 1, 0, append([]byte{3}, make([]byte, 7)...))), // ICMP unreachable
+		eth(0x0800, false, ip4("1.1.1.1", "2.2.2.2", 17, 0x0010, udpHdr(1, 694, pl))),              // later fragment
+		eth(0x0800, false, []byte{0x45}), // cut IP header
 		eth(0x0800, false, ip4("1.1.1.1", "2.2.2.2", 17, 0, udpHdr(1, 694, pl))),
 	)
 	ds := readAll(t, f)
-	if len(ds) != 1 || ds[0].Index != 5 {
+	if len(ds) != 1 || ds[0].Index != 5 || ds[0].Proto != ProtoUDP {
+		t.Fatalf("%+v", ds)
+	}
+}
+
+func TestICMPEcho(t *testing.T) {
+	echo := append([]byte{8, 0, 0, 0, 0, 1, 0, 1}, "###\n%%%\n"...)
+	f := file(LinkEthernet, eth(0x0800, false, ip4("198.18.1.1", "198.18.1.254", 1, 0, echo)))
+	ds := readAll(t, f)
+	if len(ds) != 1 || ds[0].Proto != ProtoICMP || ds[0].ICMPType != 8 || string(ds[0].Payload) != "###\n%%%\n" || ds[0].Dst.Port() != 0 {
 		t.Fatalf("%+v", ds)
 	}
 }
