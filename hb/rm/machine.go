@@ -70,6 +70,9 @@ type peer struct {
 	answered bool // sent starting or resource since our comm-up
 	restart  bool // PeerRestarted seen since it was last declared dead
 	gone     bool // sent shutdone (or shutdown resource message)
+	// releasing: its last word was "isstable=0 info=shutdown|standby": it
+	// is stopping groups it may no longer list.
+	releasing bool
 }
 
 type op struct {
@@ -117,7 +120,6 @@ type Machine struct {
 	failbackNeeded  bool
 	failbackAt      time.Time
 	startFailAt     time.Time
-	partitionAt     time.Time
 	acqDone         bool
 	shutdownWanted  bool
 	shutdownStarted bool
@@ -186,7 +188,6 @@ func New(cfg Config) (*Machine, error) {
 	def(&m.cfg.StandbyMax, DefaultStandbyMax)
 	def(&m.cfg.FailbackRetry, DefaultFailbackRetry)
 	def(&m.cfg.StartFailStandby, DefaultStartFailStandby)
-	def(&m.cfg.PartitionRestart, DefaultPartitionRestart)
 	return m, nil
 }
 
@@ -416,7 +417,6 @@ func (m *Machine) wake() time.Time {
 	}
 	add(m.failbackAt)
 	add(m.startFailAt)
-	add(m.partitionAt)
 	return w
 }
 
@@ -644,10 +644,6 @@ func (m *Machine) Tick(now time.Time) Output {
 		m.failbackAt = time.Time{}
 		m.tryFailback(now, &o)
 	}
-	if !m.partitionAt.IsZero() && !now.Before(m.partitionAt) {
-		m.partitionAt = time.Time{}
-		m.shutdown(now, &o, true)
-	}
 	return m.finish(now, &o)
 }
 
@@ -740,7 +736,12 @@ func (m *Machine) commUpNow(now time.Time, o *Output) {
 	if !m.nice() {
 		m.setPhase(o, PhaseStable)
 		m.legacyAcquire(now, o)
-		m.takeDead(now, o)
+		if len(m.livePeers()) == 0 {
+			// Alone: the dead nodes' groups are ours. (With live peers
+			// they were taken over by one of them when their node died;
+			// legacy mode has no holdings exchange to tell which.)
+			m.takeDead(now, o)
+		}
 		m.maybeAcqDone(o, "req_our_resources")
 		return
 	}
@@ -815,6 +816,7 @@ func (m *Machine) onStarting(now time.Time, o *Output, p *peer) {
 	p.claims = map[string]bool{}
 	p.answered = true
 	p.gone = false
+	p.releasing = false
 	if m.sb.phase != StandbyNot && m.sb.peer == p.name {
 		m.ev(o, Info, "Cancelling pending standby operation")
 		m.setStandby(o, standby{})
@@ -831,8 +833,13 @@ func (m *Machine) onStarting(now time.Time, o *Output, p *peer) {
 func (m *Machine) onResource(now time.Time, o *Output, p *peer, msg *wire.Message) {
 	h, _ := ParseHold(msg.Value(FRscHold))
 	info := msg.Value(FInfo)
+	// A node that says it is not stable may still be stopping what it no
+	// longer claims: until it is stable again, its old claims stand.
+	unstable := msg.Value(FIsStable) != "1"
 	if keys, ok := msg.Get(FRscKeys); ok {
-		p.claims = map[string]bool{}
+		if !unstable {
+			p.claims = map[string]bool{}
+		}
 		for _, k := range strings.Fields(keys) {
 			if _, known := m.byKey[k]; known {
 				p.claims[k] = true
@@ -840,7 +847,7 @@ func (m *Machine) onResource(now time.Time, o *Output, p *peer, msg *wire.Messag
 		}
 	} else {
 		set := m.keysFor(h, p.name)
-		if msg.Value(FRType) == "full" || h == HoldNone {
+		if (msg.Value(FRType) == "full" || h == HoldNone) && !unstable {
 			p.claims = map[string]bool{}
 		}
 		for _, k := range set {
@@ -850,6 +857,7 @@ func (m *Machine) onResource(now time.Time, o *Output, p *peer, msg *wire.Messag
 	if info == "shutdown" {
 		p.stable = false
 	}
+	p.releasing = unstable && (info == "shutdown" || info == "standby")
 	p.answered = true
 	if !m.nice() || !m.commUp {
 		if st, ok := msg.Get(FIsStable); ok {
@@ -900,6 +908,11 @@ func (m *Machine) readyToStabilise() bool {
 	}
 	if allStable {
 		return true
+	}
+	for _, p := range live {
+		if p.releasing {
+			return false
+		}
 	}
 	for _, p := range live {
 		for k := range p.claims {
@@ -1330,7 +1343,9 @@ func (m *Machine) partitionReturn(now time.Time, o *Output, p *peer) {
 		m.evk(o, SplitBrain, Crit, "Split brain: %s held %s while %s was unreachable; releasing everything and restarting.",
 			m.cfg.Local, strings.Join(m.Claimed(), " "), p.name)
 	}
-	m.partitionAt = now.Add(m.cfg.PartitionRestart)
+	// heartbeat waits 2 s first; we stop acquiring at once and release as
+	// soon as the running action (if any) is done.
+	m.shutdown(now, o, true)
 }
 
 func (m *Machine) shutdown(now time.Time, o *Output, restart bool) {

@@ -61,6 +61,7 @@ type sim struct {
 	splits    map[string]bool // "a b key" pairs in a known split brain
 	trace     []string
 	deadSeen  map[[2]string]bool // observer -> node known dead
+	known     map[[2]string]int  // observer -> generation of the node it last heard
 }
 
 func groupsFor(spec ...string) []haresources.Group {
@@ -102,6 +103,7 @@ func newSim(t *testing.T, af AutoFailback, nodes []string, groups []haresources.
 		wakeAt:    map[string]time.Time{},
 		splits:    map[string]bool{},
 		deadSeen:  map[[2]string]bool{},
+		known:     map[[2]string]int{},
 	}
 	for _, n := range nodes {
 		s.nodes[n] = &simNode{name: n, running: map[string]bool{}}
@@ -251,12 +253,13 @@ func (s *sim) notifyDeath(name string, after time.Duration) {
 		}
 		obs := s.nodes[o]
 		ogen := obs.gen
-		dgen := s.nodes[name].gen
 		target := name
 		s.at(after, "dead", func() {
 			d := s.nodes[target]
 			// Still dead (or still unreachable) when the deadtime expires.
-			if obs.up && obs.gen == ogen && (!d.up || d.gen != dgen || !s.connected(target, obs.name)) && !s.deadSeen[[2]string{obs.name, target}] {
+			// Still silent when the deadtime expires (a node that came
+			// back meanwhile was seen restarting instead).
+			if obs.up && obs.gen == ogen && (!d.up || !s.connected(target, obs.name)) && !s.deadSeen[[2]string{obs.name, target}] {
 				s.deadSeen[[2]string{obs.name, target}] = true
 				s.apply(obs, obs.m.NodeStatus(s.now, target, StatusDead))
 			}
@@ -275,6 +278,9 @@ func (s *sim) crash(name string) {
 // boot starts a node's daemon.
 func (s *sim) boot(name string) {
 	n := s.nodes[name]
+	if n.up {
+		return // already running (booted by the test before a scheduled restart)
+	}
 	cfg := s.cfg
 	cfg.Local = name
 	m, err := New(cfg)
@@ -283,6 +289,17 @@ func (s *sim) boot(name string) {
 	}
 	n.m = m
 	n.up = true
+	// The new daemon has heard nobody yet.
+	for _, o := range s.order {
+		delete(s.known, [2]string{name, o})
+		delete(s.deadSeen, [2]string{name, o})
+	}
+	// A split brain involving this node ended with its restart.
+	for k := range s.splits {
+		if strings.HasPrefix(k, name+" ") || strings.Contains(k, " "+name+" ") {
+			delete(s.splits, k)
+		}
+	}
 	n.gen++
 	n.exited = false
 	gen := n.gen
@@ -302,6 +319,8 @@ func (s *sim) boot(name string) {
 				if !obs.up || obs.gen != ogen || !n.up || n.gen != gen {
 					return
 				}
+				s.known[[2]string{o, name}] = gen
+				s.known[[2]string{name, o}] = ogen
 				s.apply(obs, obs.m.PeerRestarted(s.now, name))
 				s.apply(obs, obs.m.NodeStatus(s.now, name, StatusUp))
 				s.apply(n, n.m.NodeStatus(s.now, o, StatusActive))
@@ -389,17 +408,39 @@ func (s *sim) heal() {
 			if !obs.up || !tgt.up {
 				continue
 			}
-			for key := range obs.running {
-				if tgt.running[key] {
+			// Groups both sides run or are starting: a true split brain,
+			// which only the restart after the heal resolves.
+			busy := func(n *simNode) map[string]bool {
+				b := map[string]bool{}
+				for k := range n.running {
+					b[k] = true
+				}
+				for _, k := range n.m.Claimed() {
+					b[k] = true
+				}
+				if n.m.running != nil && n.m.running.Kind == StartGroup {
+					b[n.m.running.Key] = true
+				}
+				return b
+			}
+			bo, bt := busy(obs), busy(tgt)
+			for key := range bo {
+				if bt[key] {
 					s.splits[obs.name+" "+tgt.name+" "+key] = true
 				}
 			}
-			if s.deadSeen[[2]string{obs.name, tgt.name}] {
-				delete(s.deadSeen, [2]string{obs.name, tgt.name})
+			kk := [2]string{obs.name, tgt.name}
+			restarted := s.known[kk] != tgt.gen
+			if s.deadSeen[kk] || restarted {
+				delete(s.deadSeen, kk)
+				s.known[kk] = tgt.gen
 				ogen := obs.gen
 				name := tgt.name
 				s.at(latency, "return", func() {
 					if obs.up && obs.gen == ogen {
+						if restarted {
+							s.apply(obs, obs.m.PeerRestarted(s.now, name))
+						}
 						s.apply(obs, obs.m.NodeStatus(s.now, name, StatusActive))
 					}
 				})
@@ -420,8 +461,6 @@ func (s *sim) check() {
 			}
 			for k := range na.running {
 				if !nb.running[k] {
-					delete(s.splits, a+" "+b+" "+k)
-					delete(s.splits, b+" "+a+" "+k)
 					continue
 				}
 				if s.splits[a+" "+b+" "+k] || s.splits[b+" "+a+" "+k] {

@@ -115,7 +115,6 @@ const (
 	DefaultStandbyMax       = 60 * time.Minute // peer side of a standby gives up after this
 	DefaultFailbackRetry    = 1 * time.Second  // "Auto failback delayed." retry period
 	DefaultStartFailStandby = 30 * time.Second // failed start: hb_standby foreign this much later
-	DefaultPartitionRestart = 2 * time.Second  // returning partition: give up and restart after this
 )
 
 // Config is what the machine needs to know. Zero durations take the
@@ -131,7 +130,6 @@ type Config struct {
 	StandbyMax       time.Duration
 	FailbackRetry    time.Duration
 	StartFailStandby time.Duration
-	PartitionRestart time.Duration
 }
 
 // ActionKind says what the runtime must do.
