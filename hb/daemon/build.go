@@ -51,7 +51,7 @@ func (r *runtime) build() error {
 	if err != nil {
 		return fmt.Errorf("cannot start the cluster core: %w", err)
 	}
-	e := &clusterEngine{local: r.cfg.LocalNode, links: names, core: cn}
+	e := &clusterEngine{local: r.cfg.LocalNode, links: names, core: cn, nodes: normalNodes(r.cfg)}
 	if r.cfg.V1() && r.cfg.Resources != nil {
 		m, err := rm.New(rm.Config{Local: r.cfg.LocalNode, Nodes: normalNodes(r.cfg), Groups: r.cfg.Resources.Groups,
 			AutoFailback: rmFailback(r.cfg.AutoFailback)})
@@ -59,6 +59,7 @@ func (r *runtime) build() error {
 			return fmt.Errorf("cannot start the resource manager: %w", err)
 		}
 		e.rm = m
+		e.groups = r.cfg.Resources.Groups
 	}
 	r.eng = e
 	r.runner = newRunner(r)

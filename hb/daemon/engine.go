@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/heartbeat-go/heartbeat/haresources"
 	"github.com/heartbeat-go/heartbeat/hb/core"
 	"github.com/heartbeat-go/heartbeat/hb/ctl"
 	"github.com/heartbeat-go/heartbeat/hb/rm"
@@ -18,7 +19,13 @@ import (
 // and turns their events into heartbeat's log lines.
 type clusterEngine struct {
 	local    string
-	links    []string // link name per medium index
+	nodes    []string            // normal nodes, ha.cf order
+	groups   []haresources.Group // haresources groups
+	trigger  trigger             // why resources are moving now
+	starting map[uint64]moving   // StartGroup actions in flight
+	history  []ctl.Failover      // the most recent moves, oldest first
+	now      time.Time           // time of the input being handled
+	links    []string            // link name per medium index
 	core     *core.Node
 	rm       *rm.Machine // nil with -M or in Pacemaker mode
 	coreWake time.Time
@@ -92,6 +99,7 @@ func (e *clusterEngine) takeCore(now time.Time, co core.Output, o *out) []func()
 			o.Events = append(o.Events, event{Level: slog.LevelInfo, Text: fmt.Sprintf("Status update for node %s: status %s", ev.Node, ev.Status)})
 			feed = append(feed, func() rm.Output { return e.rm.NodeStatus(now, ev.Node, rm.Status(ev.Status)) })
 		case core.NodeDead:
+			e.trigger = trigger{Reason: ev.Node + " dead", From: ev.Node, At: now}
 			o.Events = append(o.Events, event{Level: slog.LevelWarn, Text: fmt.Sprintf("node %s: is dead", ev.Node)})
 			feed = append(feed, func() rm.Output { return e.rm.NodeStatus(now, ev.Node, rm.StatusDead) })
 		case core.LinkStatusChange:
@@ -117,6 +125,18 @@ func (e *clusterEngine) takeCore(now time.Time, co core.Output, o *out) []func()
 			o.Events = append(o.Events, event{Level: slog.LevelError, Text: fmt.Sprintf("Cannot rexmit pkt %d for %s: %s", ev.Seq, ev.Node, ev.Reason)})
 		case core.Delivered:
 			msg := ev.Msg.Clone()
+			if src := msg.Value(wire.FOrig); src != e.local {
+				switch msg.Value(wire.FType) {
+				case "ask_resources":
+					if msg.Value("info") == "me" {
+						e.trigger = trigger{Reason: "standby of " + src, From: src, At: now}
+					}
+				case "hb_takeover":
+					e.trigger = trigger{Reason: "takeover by " + src, At: now}
+				case "shutdone":
+					e.trigger = trigger{Reason: src + " shut down", From: src, At: now}
+				}
+			}
 			feed = append(feed, func() rm.Output { return e.rm.Receive(now, msg) })
 		}
 	}
@@ -138,6 +158,20 @@ func (e *clusterEngine) takeRM(r rm.Output, o *out) []*wire.Message {
 			o.Exit = true
 		case rm.Restart:
 			o.Restart = true
+		case rm.StartGroup:
+			from := ""
+			if e.trigger.From != "" {
+				from = e.trigger.From
+			}
+			tr := e.trigger
+			if tr.At.IsZero() {
+				tr = trigger{Reason: "start-up", At: e.now}
+			}
+			if e.starting == nil {
+				e.starting = map[uint64]moving{}
+			}
+			e.starting[a.ID] = moving{key: a.Key, from: from, trigger: tr}
+			o.Actions = append(o.Actions, a)
 		default:
 			o.Actions = append(o.Actions, a)
 		}
@@ -149,6 +183,7 @@ func (e *clusterEngine) takeRM(r rm.Output, o *out) []*wire.Message {
 // settle runs the resource manager on what the core produced and sends
 // the manager's messages through the core, until nothing is left.
 func (e *clusterEngine) settle(now time.Time, co core.Output, o *out) {
+	e.now = now
 	feed := e.takeCore(now, co, o)
 	var sends []*wire.Message
 	for guard := 0; (len(feed) > 0 || len(sends) > 0) && guard < 1000; guard++ {
@@ -199,6 +234,7 @@ func (e *clusterEngine) Receive(now time.Time, link int, m *wire.Message) out {
 }
 
 func (e *clusterEngine) fromRM(now time.Time, r rm.Output) out {
+	e.now = now
 	var o out
 	sends := e.takeRM(r, &o)
 	for _, m := range sends {
@@ -209,6 +245,12 @@ func (e *clusterEngine) fromRM(now time.Time, r rm.Output) out {
 }
 
 func (e *clusterEngine) Command(now time.Time, c rm.Command) out {
+	switch c.Kind {
+	case rm.Standby:
+		e.trigger = trigger{Reason: "standby", At: now}
+	case rm.Takeover:
+		e.trigger = trigger{Reason: "takeover", At: now}
+	}
 	if e.rm == nil {
 		if c.Kind == rm.Shutdown {
 			return out{Exit: true, Events: []event{{Level: slog.LevelInfo, Text: e.local + " Heartbeat shutdown complete."}}}
@@ -222,6 +264,18 @@ func (e *clusterEngine) Done(now time.Time, id uint64, r rm.Result) out {
 	if e.rm == nil {
 		return out{}
 	}
+	if mv, ok := e.starting[id]; ok {
+		delete(e.starting, id)
+		f := ctl.Failover{Group: mv.key, From: mv.from, To: e.local, Reason: mv.trigger.Reason,
+			Start: mv.trigger.At, Done: now, Took: now.Sub(mv.trigger.At)}
+		if r != rm.OK {
+			f.To, f.Error = "", "start failed"
+		}
+		e.history = append(e.history, f)
+		if len(e.history) > 20 {
+			e.history = e.history[len(e.history)-20:]
+		}
+	}
 	return e.fromRM(now, e.rm.Done(now, id, r))
 }
 
@@ -234,7 +288,45 @@ func (e *clusterEngine) Snapshot(s *ctl.Status) {
 		s.Nodes = append(s.Nodes, cn)
 	}
 	s.Resources = ctl.HoldNone
-	if e.rm != nil {
-		s.Resources = ctl.Holding(e.rm.Holding())
+	if e.rm == nil {
+		return
 	}
+	s.Resources = ctl.Holding(e.rm.Holding())
+	holder := map[string]string{}
+	for _, n := range e.nodes {
+		if n == e.local {
+			continue
+		}
+		for _, k := range e.rm.PeerClaims(n) {
+			holder[k] = n
+		}
+	}
+	for _, k := range e.rm.Held() {
+		holder[k] = e.local
+	}
+	for _, g := range e.groups {
+		cg := ctl.Group{Key: g.Key(), Home: g.Node, Holder: holder[g.Key()], State: ctl.GroupStopped}
+		for _, r := range g.Resources {
+			cg.Resources = append(cg.Resources, r.Raw)
+		}
+		if cg.Holder != "" {
+			cg.State = ctl.GroupRunning
+		}
+		s.Groups = append(s.Groups, cg)
+	}
+	s.Failovers = append(s.Failovers, e.history...)
+}
+
+// trigger is the latest reason for resources to move.
+type trigger struct {
+	Reason string
+	From   string
+	At     time.Time
+}
+
+// moving is a group start in flight.
+type moving struct {
+	key     string
+	from    string
+	trigger trigger
 }
