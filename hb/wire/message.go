@@ -1,10 +1,6 @@
-// Package wire holds heartbeat's message model and its wire forms.
-//
-// A Message is an ordered list of named fields, as heartbeat's ha_msg is:
-// field order is significant on the wire (signatures cover the bytes in
-// order), duplicate names are possible in principle, and each field has a
-// type. This file holds the model only; the encoders and decoders live
-// beside it.
+// The message model: Message, Field, FieldType and the accessors other
+// packages use. See doc.go for the wire forms.
+
 package wire
 
 // FieldType is the type tag heartbeat writes as "(N)" in the netstring form.
