@@ -290,3 +290,9 @@ func (t *Tracker) Wake() time.Time {
 	}
 	return w
 }
+
+// IsMissing reports whether seq is currently missing.
+func (t *Tracker) IsMissing(seq uint64) bool {
+	_, found := t.find(seq)
+	return found
+}

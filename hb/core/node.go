@@ -1,0 +1,784 @@
+// Package core is heartbeat's cluster protocol as a pure state machine: it
+// composes membership (node and link status, dead timers) and rexmit
+// (sequence tracking, retransmission) into one Node driven by three inputs
+//
+//	Tick(now)                  time passes
+//	Receive(now, medium, msg)  an authenticated message arrived
+//	Command(now, cmd)          the local side wants something sent
+//
+// each returning an Output: messages to send, events, and the time of the
+// next Tick. No sockets, goroutines or clock reads: the daemon owns those,
+// encodes and signs the messages (adding the "auth" field), and verifies
+// and decodes incoming ones before Receive.
+//
+// Messages are built as heartbeat 3.0.6 builds them, field for field and in
+// the same order (see the captures): status is t, st, dt, protocol, then
+// the control fields src, srcuuid, seq, hg, ts, ld, ttl; a message with a
+// "dest" gets "destuuid" when the destination's UUID is known; unsequenced
+// NS_* messages carry no seq and no ld. seq, hg, ts, dt and ackseq are
+// lower-case hex; NS_rexmit's firstseq and lastseq are decimal.
+//
+// What the core does like heartbeat: keepalive status messages (with the
+// 2 s dead-time boost advertised during the first 5 s), initdead until
+// communication is up, the reqnodes/repnodes exchange before going active,
+// per-node dead time taken from the peer's "dt", generation checks (older
+// generation dropped as a replay, newer one resets tracking), duplicate
+// rejection, messages for other nodes ignored after sequence tracking,
+// NS_rexmit requests and answers with heartbeat's timing and limits,
+// NS_nak_rexmit refusals, and NS_ackmsg with heartbeat's trigger rule
+// (acks to ourselves included, as the captures show).
+//
+// What it does better, invisibly on the wire:
+//
+//   - Liveness: any message never seen before from a node's current
+//     generation proves it alive, not only status messages (a duplicate or
+//     NS_* message does not: it could be a replay).
+//   - Probing: when a live node has been silent for 2 keepalives, the core
+//     asks it, like a retransmission request, for the message after the last
+//     one received, every min(keepalive, max_rexmit_delay). A live node that
+//     lost our keepalives and its own answers this with a retransmission (a
+//     fresh message); a dead one never does. Heartbeat peers answer such a
+//     request as any other.
+//   - Order: messages are delivered in each sender's order, held back while
+//     a lower number is missing (heartbeat delivers them as they come).
+//
+// Together these keep nodes alive at 50% loss with keepalive 1 s and
+// deadtime 10 s, where heartbeat's rule alone declares a death about once
+// per thousand deadtime windows.
+package core
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/heartbeat-go/heartbeat/hb/membership"
+	"github.com/heartbeat-go/heartbeat/hb/rexmit"
+	"github.com/heartbeat-go/heartbeat/hb/wire"
+)
+
+const (
+	dtBoost       = 2000 * time.Millisecond // heartbeat adds 2 s to the advertised deadtime ...
+	dtBoostFor    = 5 * time.Second         // ... for the first 5 s
+	reqNodesRetry = time.Second             // reqnodes is resent every second until answered
+	maxProbeRange = 8                       // at most this many messages asked for by one probe
+	nsWindow      = 2 * time.Second         // how long one "ts" second can prove life
+	defaultLoad   = "0.00 0.00 0.00 1/64 1"
+)
+
+type peer struct {
+	name      string
+	uuid      [16]byte
+	haveUUID  bool
+	gen       uint64
+	diedGen   uint64 // generation it had when declared dead (0: not dead)
+	recv      *rexmit.Receiver[*wire.Message]
+	ackseq    uint64 // how far it acknowledged our messages
+	nextProbe time.Time
+	maxTS     uint64    // highest "ts" seen on a fresh message
+	maxTSAt   time.Time // when maxTS was first seen
+	nsSeen    []uint64  // digests of NS_ messages seen with ts == maxTS
+}
+
+// Node is one cluster node's protocol state. Not safe for concurrent use.
+type Node struct {
+	cfg      Config
+	self     string
+	genHex   string
+	ttl      string
+	tab      *membership.Table
+	peers    map[string]*peer
+	order    []*peer
+	hist     *rexmit.History[*wire.Message]
+	seq      uint64
+	selfTrig uint64
+	status   Status
+
+	started     bool
+	nextStatus  time.Time
+	boostUntil  time.Time
+	linksUp     bool // heartbeat's COMM_LINKSUP: reqnodes phase
+	commUp      bool // comm_now_up done: active
+	reqPeer     int  // index in order of the node asked last
+	nextReq     time.Time
+	probeAfter  time.Duration
+	probeEvery  time.Duration
+	out         Output
+	changes     []membership.Change
+	ranges      []rexmit.Range
+	req         rexmit.Request[*wire.Message]
+	now         time.Time
+	deliverings []*wire.Message
+}
+
+// New returns a Node for cfg; it starts (sends its first status messages)
+// on the first call to Tick, Receive or Command.
+func New(cfg Config) (*Node, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	n := &Node{
+		cfg:    cfg,
+		self:   cfg.Node,
+		genHex: strconv.FormatUint(cfg.Generation, 16),
+		ttl:    strconv.Itoa(cfg.TTL),
+		peers:  make(map[string]*peer, len(cfg.Nodes)),
+		hist:   rexmit.NewHistory[*wire.Message](cfg.MaxRexmitDelay),
+		status: StatusInit,
+	}
+	n.selfTrig = uint64(cfg.Rand.IntN(rexmit.AckDiv))
+	for _, name := range cfg.Nodes {
+		if name == n.self {
+			continue
+		}
+		p := &peer{name: name, recv: rexmit.NewReceiver[*wire.Message](cfg.MaxRexmitDelay, cfg.Rand)}
+		if u, ok := cfg.UUIDs[name]; ok {
+			p.uuid, p.haveUUID = u, true
+		}
+		n.peers[name] = p
+		n.order = append(n.order, p)
+	}
+	n.probeAfter = cfg.Keepalive + cfg.Keepalive/2
+	n.probeEvery = min(cfg.Keepalive, cfg.MaxRexmitDelay)
+	return n, nil
+}
+
+// LocalStatus returns the local node's status.
+func (n *Node) LocalStatus() Status { return n.status }
+
+// Generation returns the local generation.
+func (n *Node) Generation() uint64 { return n.cfg.Generation }
+
+// Nodes returns a snapshot of every configured node, the local one first.
+func (n *Node) Nodes() []NodeInfo {
+	out := []NodeInfo{{Name: n.self, Status: n.status, Generation: n.cfg.Generation}}
+	for _, l := range n.cfg.Media {
+		out[0].Links = append(out[0].Links, LinkInfo{Name: l, Status: LinkDead})
+	}
+	if n.tab == nil {
+		return out
+	}
+	for _, p := range n.order {
+		mp := n.tab.Peer(p.name)
+		ni := NodeInfo{Name: p.name, Status: mp.Status, Generation: p.gen}
+		for _, l := range mp.Links {
+			ni.Links = append(ni.Links, LinkInfo{Name: l.Name, Status: l.Status})
+		}
+		out = append(out, ni)
+	}
+	return out
+}
+
+func (n *Node) begin(now time.Time) {
+	n.now = now
+	n.out.Send = n.out.Send[:0]
+	clear(n.out.Events)
+	n.out.Events = n.out.Events[:0]
+	n.out.Drop = Accepted
+	if !n.started {
+		n.start(now)
+	}
+}
+
+func (n *Node) finish() Output {
+	n.checkComm()
+	n.out.Wake = n.wake()
+	return n.out
+}
+
+func (n *Node) start(now time.Time) {
+	n.started = true
+	t := membership.Timing{Keepalive: n.cfg.Keepalive, DeadTime: n.cfg.DeadTime, WarnTime: n.cfg.WarnTime, InitDead: n.cfg.InitDead}
+	names := make([]string, 0, len(n.order))
+	for _, p := range n.order {
+		names = append(names, p.name)
+	}
+	n.tab = membership.New(n.self, names, n.cfg.Media, t, now)
+	n.boostUntil = now.Add(dtBoostFor)
+	// As heartbeat: a status with st=init, then "up" (twice: once for the
+	// status change, once for the first keepalive).
+	n.sendStatus()
+	n.status = StatusUp
+	n.event(Event{Kind: LocalStatus, Status: StatusUp})
+	n.sendStatus()
+	n.sendStatus()
+	n.nextStatus = now.Add(n.cfg.Keepalive)
+}
+
+func (n *Node) event(e Event) { n.out.Events = append(n.out.Events, e) }
+
+// Tick advances time: keepalives, dead timers, retransmission requests,
+// probes, the reqnodes exchange.
+func (n *Node) Tick(now time.Time) Output {
+	n.begin(now)
+	if !n.boostUntil.IsZero() && !now.Before(n.boostUntil) {
+		n.boostUntil = time.Time{}
+		n.sendStatus() // advertise the normal dead time again
+	}
+	if !now.Before(n.nextStatus) {
+		n.sendStatus()
+		n.nextStatus = n.nextStatus.Add(n.cfg.Keepalive)
+		if !now.Before(n.nextStatus) { // we were not called for a while
+			n.nextStatus = now.Add(n.cfg.Keepalive)
+		}
+	}
+	n.changes = n.tab.Check(now, n.changes[:0])
+	n.applyChanges()
+	if n.linksUp && !n.commUp && !now.Before(n.nextReq) {
+		n.sendReqNodes()
+	}
+	for _, p := range n.order {
+		n.ranges = p.recv.T.Due(now, n.ranges[:0])
+		for _, r := range n.ranges {
+			n.sendRexmitRequest(p, r.First, r.Last)
+		}
+		if n.shouldProbe(p) && !now.Before(n.probeTime(p)) {
+			// Ask for what the node must have sent since we last heard
+			// from it: one message per keepalive at least.
+			last := p.recv.T.Last()
+			k := uint64(now.Sub(n.tab.Peer(p.name).Fresh) / n.cfg.Keepalive)
+			k = max(1, min(k, maxProbeRange))
+			n.sendRexmitRequest(p, last+1, last+k)
+			p.nextProbe = now.Add(n.probeEvery)
+		}
+	}
+	return n.finish()
+}
+
+func (n *Node) shouldProbe(p *peer) bool {
+	if n.cfg.HeartbeatLiveness || p.recv.T.Last() == 0 {
+		return false
+	}
+	mp := n.tab.Peer(p.name)
+	return mp.Status != StatusDead
+}
+
+func (n *Node) probeTime(p *peer) time.Time {
+	t := n.tab.Peer(p.name).Fresh.Add(n.probeAfter)
+	if p.nextProbe.After(t) {
+		return p.nextProbe
+	}
+	return t
+}
+
+func (n *Node) wake() time.Time {
+	w := n.nextStatus
+	m := func(t time.Time) {
+		if !t.IsZero() && t.Before(w) {
+			w = t
+		}
+	}
+	m(n.boostUntil)
+	m(n.tab.Wake())
+	if n.linksUp && !n.commUp {
+		m(n.nextReq)
+	}
+	for _, p := range n.order {
+		m(p.recv.T.Wake())
+		if n.shouldProbe(p) {
+			m(n.probeTime(p))
+		}
+	}
+	return w
+}
+
+func (n *Node) applyChanges() {
+	for _, c := range n.changes {
+		switch c.Kind {
+		case membership.NodeDead:
+			p := n.peers[c.Node]
+			n.event(Event{Kind: NodeDead, Node: c.Node, Status: StatusDead})
+			p.diedGen = p.gen
+			p.ackseq = 0
+			// What was held back is older than the death: deliver it, but
+			// let no old status revive the node.
+			n.deliverAll(p, p.recv.Flush(), false)
+		case membership.LinkChanged:
+			n.event(Event{Kind: LinkStatusChange, Node: c.Node, Link: c.Link, LinkStat: c.Status})
+		case membership.Late:
+			n.event(Event{Kind: LateHeartbeat, Node: c.Node, Interval: c.Interval})
+		}
+	}
+	n.changes = n.changes[:0]
+}
+
+// checkComm is heartbeat's check_comm_isup.
+func (n *Node) checkComm() {
+	if n.linksUp || !n.tab.CommReady() {
+		return
+	}
+	n.linksUp = true
+	n.tab.SetCommUp()
+	n.reqPeer = 0
+	n.sendReqNodes()
+}
+
+func (n *Node) sendReqNodes() {
+	for i := n.reqPeer; i < len(n.order); i++ {
+		p := n.order[i]
+		if n.tab.Peer(p.name).Status == StatusDead {
+			continue
+		}
+		n.reqPeer = i
+		m := newMsg(TypeReqNodes, 12)
+		m.Add(wire.FTo, p.name)
+		n.sendSeq(m)
+		n.nextReq = n.now.Add(reqNodesRetry)
+		return
+	}
+	n.commNowUp()
+}
+
+func (n *Node) commNowUp() {
+	if n.commUp {
+		return
+	}
+	n.commUp = true
+	n.setStatus(StatusActive)
+}
+
+func (n *Node) setStatus(s Status) {
+	if s == n.status || len(s) < 2 {
+		return
+	}
+	n.status = s
+	n.sendStatus()
+	n.event(Event{Kind: LocalStatus, Status: s})
+}
+
+// Command carries out a local request.
+func (n *Node) Command(now time.Time, c Command) Output {
+	n.begin(now)
+	switch c := c.(type) {
+	case Send:
+		if c.Msg != nil {
+			if t, _ := c.Msg.Get(wire.FType); t != "" {
+				m := c.Msg.Clone()
+				if strings.HasPrefix(t, NoSeqPrefix) {
+					n.sendNoSeq(m)
+				} else {
+					n.sendSeq(m)
+				}
+			}
+		}
+	case SetStatus:
+		n.setStatus(c.Status)
+	}
+	return n.finish()
+}
+
+func newMsg(t string, capacity int) *wire.Message {
+	m := &wire.Message{Fields: make([]wire.Field, 0, capacity)}
+	m.Add(wire.FType, t)
+	return m
+}
+
+func (n *Node) sendStatus() {
+	dt := n.cfg.DeadTime
+	if !n.boostUntil.IsZero() {
+		dt += dtBoost
+	}
+	m := newMsg(TypeStatus, 12)
+	m.Add(wire.FStatus, string(n.status))
+	m.Add(wire.FDeadTime, strconv.FormatInt(dt.Milliseconds(), 16))
+	m.Add(wire.FProtocol, "1")
+	n.sendSeq(m)
+}
+
+// control appends heartbeat's control fields (add_control_msg_fields).
+func (n *Node) control(m *wire.Message, seq uint64) {
+	if to, ok := m.Get(wire.FTo); ok {
+		if u, ok := n.uuidOf(strings.ToLower(to)); ok {
+			setBinary(m, wire.FToUUID, u[:])
+		}
+	}
+	m.Add(wire.FOrig, n.self)
+	m.AddBinary(wire.FOrigUUID, n.cfg.UUID[:])
+	if seq != 0 {
+		m.Add(wire.FSeq, strconv.FormatUint(seq, 16))
+	}
+	m.Add(wire.FHg, n.genHex)
+	m.Add(wire.FTime, strconv.FormatInt(n.now.Unix(), 16))
+	if seq != 0 {
+		ld := defaultLoad
+		if n.cfg.LoadAvg != nil {
+			ld = n.cfg.LoadAvg()
+		}
+		m.Add(wire.FLoad, ld)
+	}
+	m.Add(wire.FTTL, n.ttl)
+}
+
+func setBinary(m *wire.Message, name string, v []byte) {
+	for i := range m.Fields {
+		if m.Fields[i].Name == name {
+			m.Fields[i].Type = wire.Binary
+			m.Fields[i].Value = append([]byte(nil), v...)
+			return
+		}
+	}
+	m.AddBinary(name, v)
+}
+
+func (n *Node) uuidOf(name string) ([16]byte, bool) {
+	if name == n.self {
+		return n.cfg.UUID, true
+	}
+	if p := n.peers[name]; p != nil && p.haveUUID {
+		return p.uuid, true
+	}
+	return [16]byte{}, false
+}
+
+// sendSeq numbers, records, sends and loops back a sequenced message.
+func (n *Node) sendSeq(m *wire.Message) {
+	n.seq++
+	seq := n.seq
+	n.control(m, seq)
+	n.hist.Add(seq, m)
+	if seq%rexmit.AckDiv == n.selfTrig {
+		// Heartbeat acknowledges its own messages as it loops them back,
+		// before they go out.
+		a := newMsg(TypeAck, 10)
+		a.Add(wire.FTo, n.self)
+		a.Add(wire.FAckSeq, strconv.FormatUint(seq, 16))
+		n.sendNoSeq(a)
+	}
+	n.out.Send = append(n.out.Send, Outgoing{Msg: m})
+	if isToUs(m, n.self, n.cfg.UUID) {
+		n.event(Event{Kind: Delivered, Node: n.self, Seq: seq, Msg: m})
+	}
+}
+
+func (n *Node) sendNoSeq(m *wire.Message) {
+	n.control(m, 0)
+	n.out.Send = append(n.out.Send, Outgoing{Msg: m})
+}
+
+func (n *Node) sendRexmitRequest(p *peer, first, last uint64) {
+	m := newMsg(TypeRexmit, 11)
+	m.Add(wire.FTo, p.name)
+	m.Add(wire.FFirstSeq, strconv.FormatUint(first, 10))
+	m.Add(wire.FLastSeq, strconv.FormatUint(last, 10))
+	n.sendNoSeq(m)
+}
+
+// Receive handles one authenticated, decoded message that arrived on
+// medium (a link name from Config.Media). The core does not modify m and
+// may keep it (it can be delivered later, or retransmitted... by its sender).
+func (n *Node) Receive(now time.Time, medium string, m *wire.Message) Output {
+	n.begin(now)
+	n.out.Drop = n.receive(medium, m)
+	n.applyChanges()
+	return n.finish()
+}
+
+func (n *Node) receive(medium string, m *wire.Message) DropReason {
+	t, okT := m.GetBytes(wire.FType)
+	src, okS := m.GetBytes(wire.FOrig)
+	ts, okTS := m.GetBytes(wire.FTime)
+	if !okT || !okS || !okTS || len(t) == 0 || len(src) == 0 {
+		return DropMalformed
+	}
+	if v, ok := parseHex(ts); !ok || v == 0 {
+		return DropMalformed
+	}
+	name := lower(src)
+	if name == n.self {
+		return DropFromSelf
+	}
+	p := n.peers[name]
+	if p == nil {
+		return DropUnknownNode
+	}
+	var gen uint64
+	if g, ok := m.GetBytes(wire.FHg); ok {
+		v, ok := parseHex(g)
+		if !ok {
+			return DropMalformed
+		}
+		gen = v
+	}
+	if u, ok := m.GetBytes(wire.FOrigUUID); ok && len(u) == 16 && !p.haveUUID {
+		copy(p.uuid[:], u)
+		p.haveUUID = true
+	}
+	if bytes.HasPrefix(t, []byte(NoSeqPrefix)) {
+		return n.receiveNoSeq(p, medium, string(t), gen, m)
+	}
+	sb, ok := m.GetBytes(wire.FSeq)
+	if !ok {
+		return DropMalformed
+	}
+	seq, ok := parseHex(sb)
+	if !ok || seq == 0 {
+		return DropMalformed
+	}
+	if gen < p.gen {
+		return DropReplay
+	}
+	if gen > p.gen {
+		if p.gen != 0 {
+			n.event(Event{Kind: PeerRestarted, Node: name, Gen: gen, OldGen: p.gen})
+		}
+		p.recv.Reset()
+		p.gen = gen
+		p.ackseq = 0
+		p.nextProbe = time.Time{}
+		p.maxTS, p.nsSeen = 0, p.nsSeen[:0]
+	}
+	prev := p.recv.T.Last()
+	v, ack, ackOK, out := p.recv.Accept(n.now, seq, m)
+	fresh := v.Fresh()
+	if n.cfg.HeartbeatLiveness {
+		fresh = fresh && bytes.Equal(t, []byte(TypeStatus))
+	}
+	n.changes = n.tab.Heard(n.now, name, medium, fresh, n.changes)
+	if !v.Fresh() {
+		return DropDuplicate
+	}
+	if ts, _ := parseHex(mustBytes(m, wire.FTime)); ts > p.maxTS {
+		p.noteTS(n.now, ts)
+	}
+	if ackOK {
+		a := newMsg(TypeAck, 10)
+		a.Add(wire.FTo, name)
+		a.Add(wire.FAckSeq, strconv.FormatUint(ack, 16))
+		n.sendNoSeq(a)
+	}
+	if v == rexmit.Gap {
+		n.event(Event{Kind: Lost, Node: name, Seq: prev + 1, LastSeq: seq - 1})
+	}
+	// out is reused by the receiver: copy before delivering (delivery can
+	// re-enter the receiver only through GiveUp, never here, but be safe).
+	n.deliverings = append(n.deliverings[:0], out...)
+	n.deliverAll(p, n.deliverings, true)
+	if !isToUs(m, n.self, n.cfg.UUID) {
+		return DropNotForUs
+	}
+	return Accepted
+}
+
+func (n *Node) receiveNoSeq(p *peer, medium, t string, gen uint64, m *wire.Message) DropReason {
+	if gen < p.gen {
+		return DropReplay
+	}
+	fresh := gen == p.gen && gen != 0 && !n.cfg.HeartbeatLiveness && n.nsFresh(p, m)
+	n.changes = n.tab.Heard(n.now, p.name, medium, fresh, n.changes)
+	if !isToUs(m, n.self, n.cfg.UUID) {
+		return DropNotForUs
+	}
+	switch t {
+	case TypeRexmit:
+		first, ok1 := parseDec(m.Value(wire.FFirstSeq))
+		last, ok2 := parseDec(m.Value(wire.FLastSeq))
+		if !ok1 || !ok2 || first == 0 || first > last {
+			return DropMalformed
+		}
+		n.hist.Answer(n.now, first, last, p.ackseq, &n.req)
+		for _, rm := range n.req.Resend {
+			n.out.Send = append(n.out.Send, Outgoing{Msg: rm, Retransmit: true})
+		}
+		for i, s := range n.req.Refused {
+			reason := n.req.Reasons[i].String()
+			nak := newMsg(TypeNakRexmit, 11)
+			nak.Add(wire.FFirstSeq, strconv.FormatUint(s, 16))
+			nak.Add(wire.FTo, p.name)
+			nak.Add(fieldComment, reason)
+			n.sendNoSeq(nak)
+			n.event(Event{Kind: RexmitRefused, Node: p.name, Seq: s, Reason: reason})
+		}
+	case TypeNakRexmit:
+		fb, _ := m.GetBytes(wire.FFirstSeq)
+		s, ok := parseHex(fb)
+		if !ok || s == 0 {
+			return DropMalformed
+		}
+		if p.recv.T.IsMissing(s) {
+			n.event(Event{Kind: LostForGood, Node: p.name, Seq: s})
+			n.deliverings = append(n.deliverings[:0], p.recv.GiveUp(s)...)
+			n.deliverAll(p, n.deliverings, true)
+		}
+	case TypeAck:
+		ab, _ := m.GetBytes(wire.FAckSeq)
+		a, ok := parseHex(ab)
+		if !ok {
+			return DropMalformed
+		}
+		if a > p.ackseq && a <= n.hist.High() {
+			p.ackseq = a
+		}
+	}
+	return Accepted
+}
+
+// nsFresh decides whether an unsequenced message proves its sender alive.
+// Such a message has no sequence number, so a replay is recognised by its
+// timestamp instead: it must carry the newest "ts" (whole seconds) seen from
+// the node, be received within nsWindow of that second's first message, and
+// differ from every NS_ message already seen with that ts.
+func (n *Node) nsFresh(p *peer, m *wire.Message) bool {
+	ts, _ := parseHex(mustBytes(m, wire.FTime))
+	switch {
+	case ts < p.maxTS:
+		return false
+	case ts > p.maxTS:
+		p.noteTS(n.now, ts)
+	case n.now.Sub(p.maxTSAt) > nsWindow:
+		return false
+	}
+	d := digest(m)
+	for _, x := range p.nsSeen {
+		if x == d {
+			return false
+		}
+	}
+	if len(p.nsSeen) < 256 {
+		p.nsSeen = append(p.nsSeen, d)
+	}
+	return true
+}
+
+func (p *peer) noteTS(now time.Time, ts uint64) {
+	if ts > p.maxTS {
+		p.maxTS = ts
+		p.maxTSAt = now
+		p.nsSeen = p.nsSeen[:0]
+	}
+}
+
+// digest is FNV-1a over every field but the signature.
+func digest(m *wire.Message) uint64 {
+	h := uint64(14695981039346656037)
+	mix := func(b []byte) {
+		for _, c := range b {
+			h ^= uint64(c)
+			h *= 1099511628211
+		}
+		h ^= 0xff
+		h *= 1099511628211
+	}
+	for i := range m.Fields {
+		f := &m.Fields[i]
+		if f.Name == wire.FAuth {
+			continue
+		}
+		mix([]byte(f.Name))
+		mix(f.Value)
+	}
+	return h
+}
+
+// deliverAll handles released messages in order.
+func (n *Node) deliverAll(p *peer, msgs []*wire.Message, applyStatus bool) {
+	for _, m := range msgs {
+		if !isToUs(m, n.self, n.cfg.UUID) {
+			continue
+		}
+		seq, _ := parseHex(mustBytes(m, wire.FSeq))
+		t, _ := m.GetBytes(wire.FType)
+		switch string(t) {
+		case TypeStatus:
+			if applyStatus {
+				n.applyStatus(p, m)
+			}
+		case TypeReqNodes:
+			rep := &wire.Message{Fields: make([]wire.Field, 0, 14)}
+			rep.Add(wire.FTo, p.name)
+			rep.Add(wire.FType, TypeRepNodes)
+			var sb strings.Builder
+			for _, name := range n.cfg.Nodes {
+				sb.WriteString(name)
+				sb.WriteByte(' ')
+			}
+			rep.Add(fieldNodeList, sb.String())
+			rep.Add(fieldDelNodeList, " ")
+			n.sendSeq(rep)
+		case TypeRepNodes:
+			if n.linksUp {
+				n.commNowUp()
+			}
+		}
+		n.event(Event{Kind: Delivered, Node: p.name, Seq: seq, Msg: m})
+	}
+}
+
+func (n *Node) applyStatus(p *peer, m *wire.Message) {
+	st := Status(strings.ToLower(m.Value(wire.FStatus)))
+	if st == "" {
+		return
+	}
+	if db, ok := m.GetBytes(wire.FDeadTime); ok {
+		if ms, ok := parseHex(db); ok && ms > 0 && ms < 1<<40 {
+			n.tab.SetDeadTime(p.name, time.Duration(ms)*time.Millisecond)
+		}
+	}
+	mp := n.tab.Peer(p.name)
+	old := mp.Status
+	if old == StatusDead && st != StatusDead && p.diedGen != 0 && p.diedGen == p.gen {
+		n.event(Event{Kind: PartitionHealed, Node: p.name, Gen: p.gen})
+	}
+	if st != old {
+		n.tab.SetStatus(p.name, st)
+		if st != StatusDead {
+			p.diedGen = 0
+		}
+		n.event(Event{Kind: NodeStatus, Node: p.name, Status: st})
+	}
+}
+
+// isToUs is heartbeat's IsToUs: destuuid when present, else dest.
+func isToUs(m *wire.Message, self string, uuid [16]byte) bool {
+	if u, ok := m.GetBytes(wire.FToUUID); ok && len(u) == 16 {
+		return bytes.Equal(u, uuid[:])
+	}
+	d, ok := m.GetBytes(wire.FTo)
+	return !ok || lower(d) == self
+}
+
+func mustBytes(m *wire.Message, name string) []byte {
+	b, _ := m.GetBytes(name)
+	return b
+}
+
+// lower returns the lower-case string of b, allocating only when needed.
+func lower(b []byte) string {
+	for _, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			return strings.ToLower(string(b))
+		}
+	}
+	return string(b)
+}
+
+// parseHex parses 1..16 lower- or upper-case hex digits.
+func parseHex(b []byte) (uint64, bool) {
+	if len(b) == 0 || len(b) > 16 {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range b {
+		var d byte
+		switch {
+		case c >= '0' && c <= '9':
+			d = c - '0'
+		case c >= 'a' && c <= 'f':
+			d = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		v = v<<4 | uint64(d)
+	}
+	return v, true
+}
+
+func parseDec(s string) (uint64, bool) {
+	if s == "" || len(s) > 19 {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(s, 10, 64)
+	return v, err == nil
+}

@@ -1,0 +1,505 @@
+// Package sim runs several core.Nodes over a memnet network with a virtual
+// clock, in one goroutine: each step jumps to the earliest of the next
+// packet arrival and the nodes' Wake times, delivers what is due, ticks who
+// is due, and feeds the outputs back into the network. Invariants are
+// checked at every step:
+//
+//   - every delivered message is the very message its sender sent
+//     (authentic, unmodified) and is addressed to the receiver;
+//   - from each sender (and generation) a receiver gets each message at
+//     most once and in increasing sequence order;
+//   - a message skipped over (a hole) is recorded; RequireNoHoles and
+//     RequireInOrderExactlyOnce fail on holes.
+//
+// Runs are deterministic: one seed drives the network and every node. The
+// seed is logged when a test fails, so any run replays exactly.
+package sim
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heartbeat-go/heartbeat/hb/core"
+	"github.com/heartbeat-go/heartbeat/hb/wire"
+	"github.com/heartbeat-go/heartbeat/media/memnet"
+)
+
+// Options of a simulation. Zero values take the defaults noted.
+type Options struct {
+	Nodes int      // number of nodes (default 2), named n01, n02, ...
+	Seed  uint64   // drives the network and every node
+	Media []string // media every node is on (default "eth0")
+
+	Keepalive      time.Duration // default 1 s
+	DeadTime       time.Duration // default 10 s
+	WarnTime       time.Duration // default deadtime/2
+	InitDead       time.Duration // default as heartbeat computes it
+	MaxRexmitDelay time.Duration // default 250 ms
+
+	Delay  time.Duration // network transit time (default 1 ms)
+	Jitter time.Duration // extra uniform delay (default 2 ms)
+
+	// AppEvery makes every node send a cluster message ("t=simapp") this
+	// often, one in four of them to a single other node (default: none).
+	AppEvery time.Duration
+	// Capture keeps every message each node sends, for replay tests.
+	Capture bool
+	// HeartbeatLiveness passes core.Config.HeartbeatLiveness to every node.
+	HeartbeatLiveness bool
+	// Start is the virtual start time (default 2026-11-23 00:00 UTC).
+	Start time.Time
+}
+
+// Timed is an event with the node that emitted it and when.
+type Timed struct {
+	At    time.Time
+	Node  string
+	Event core.Event
+}
+
+type sentRec struct {
+	msg  *wire.Message
+	dest string // "" = everyone
+	at   time.Time
+}
+
+type streamKey struct {
+	from string
+	gen  uint64
+}
+
+// Node is one simulated node.
+type Node struct {
+	Name    string
+	Core    *core.Node
+	Gen     uint64
+	UUID    [16]byte
+	Up      bool
+	Crashed bool // was ever crashed
+	Events  []Timed
+	Outbox  []*wire.Message // with Options.Capture
+
+	wake      time.Time
+	nextApp   time.Time
+	sent      map[uint64]map[uint64]sentRec // gen -> seq -> message
+	lastSeq   map[uint64]uint64             // gen -> highest seq sent
+	delivered map[streamKey]uint64          // highest seq delivered per sender stream
+}
+
+// Sim is a running simulation.
+type Sim struct {
+	T          testing.TB
+	O          Options
+	Net        *memnet.Network[*wire.Message]
+	Now        time.Time
+	Nodes      []*Node
+	byName     map[string]*Node
+	rng        *rand.Rand
+	violations []string
+	holes      []string
+	pkts       []memnet.Packet[*wire.Message]
+	names      []string
+	steps      int
+}
+
+// New builds a simulation; nodes start at the first step.
+func New(t testing.TB, o Options) *Sim {
+	t.Helper()
+	if o.Nodes == 0 {
+		o.Nodes = 2
+	}
+	if len(o.Media) == 0 {
+		o.Media = []string{"eth0"}
+	}
+	if o.Keepalive == 0 {
+		o.Keepalive = time.Second
+	}
+	if o.DeadTime == 0 {
+		o.DeadTime = 10 * time.Second
+	}
+	if o.Delay == 0 {
+		o.Delay = time.Millisecond
+	}
+	if o.Jitter == 0 {
+		o.Jitter = 2 * time.Millisecond
+	}
+	if o.Start.IsZero() {
+		o.Start = time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	}
+	s := &Sim{T: t, O: o, Now: o.Start, byName: map[string]*Node{}, rng: rand.New(rand.NewPCG(o.Seed, 0x5eed))}
+	s.Net = memnet.New[*wire.Message](rand.New(rand.NewPCG(o.Seed, 1)))
+	s.Net.SetDelay(memnet.AllLinks, o.Delay, o.Jitter)
+	for i := range o.Nodes {
+		s.names = append(s.names, fmt.Sprintf("n%02d", i+1))
+	}
+	for i, name := range s.names {
+		nd := &Node{Name: name, Gen: 0x6b03b72e + uint64(i)}
+		nd.UUID[0], nd.UUID[15] = byte(i+1), 0xee
+		s.Nodes = append(s.Nodes, nd)
+		s.byName[name] = nd
+		s.Net.Attach(name, o.Media...)
+		s.boot(nd)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("sim: seed %d, %d nodes, virtual time %v, %d steps", o.Seed, o.Nodes, s.Now.Sub(o.Start), s.steps)
+		}
+	})
+	return s
+}
+
+func (s *Sim) boot(nd *Node) {
+	cfg := core.Config{
+		Node: nd.Name, UUID: nd.UUID, Generation: nd.Gen, Nodes: s.names, Media: s.O.Media,
+		Keepalive: s.O.Keepalive, DeadTime: s.O.DeadTime, WarnTime: s.O.WarnTime, InitDead: s.O.InitDead,
+		MaxRexmitDelay:    s.O.MaxRexmitDelay,
+		Rand:              rand.New(rand.NewPCG(s.O.Seed, nd.Gen)),
+		HeartbeatLiveness: s.O.HeartbeatLiveness,
+	}
+	c, err := core.New(cfg)
+	if err != nil {
+		s.T.Fatalf("sim: %v", err)
+	}
+	nd.Core = c
+	nd.Up = true
+	// Nodes do not start in lockstep.
+	nd.wake = s.Now.Add(time.Duration(s.rng.Int64N(int64(s.O.Keepalive))))
+	nd.sent = map[uint64]map[uint64]sentRec{nd.Gen: {}}
+	nd.lastSeq = map[uint64]uint64{}
+	nd.delivered = map[streamKey]uint64{}
+	if s.O.AppEvery > 0 {
+		nd.nextApp = nd.wake.Add(time.Duration(s.rng.Int64N(int64(s.O.AppEvery))))
+	}
+}
+
+// Node returns the named node (n01, n02, ...).
+func (s *Sim) Node(name string) *Node { return s.byName[name] }
+
+// Names returns the node names.
+func (s *Sim) Names() []string { return slices.Clone(s.names) }
+
+// Run advances the simulation by d.
+func (s *Sim) Run(d time.Duration) { s.RunUntil(s.Now.Add(d), nil) }
+
+// RunUntil runs until deadline or until cond (checked after every step)
+// holds; it reports whether cond held.
+func (s *Sim) RunUntil(deadline time.Time, cond func() bool) bool {
+	for {
+		if cond != nil && cond() {
+			return true
+		}
+		if !s.step(deadline) {
+			s.Now = deadline
+			return cond != nil && cond()
+		}
+	}
+}
+
+func (s *Sim) step(limit time.Time) bool {
+	next := limit.Add(time.Hour) // "nothing due"
+	if at, ok := s.Net.Next(); ok && at.Before(next) {
+		next = at
+	}
+	for _, nd := range s.Nodes {
+		if !nd.Up {
+			continue
+		}
+		if nd.wake.Before(next) {
+			next = nd.wake
+		}
+		if !nd.nextApp.IsZero() && nd.nextApp.Before(next) {
+			next = nd.nextApp
+		}
+	}
+	if next.After(limit) {
+		return false
+	}
+	if next.Before(s.Now) {
+		s.T.Fatalf("sim: time went backwards: %v < %v", next, s.Now)
+	}
+	s.Now = next
+	s.steps++
+	s.pkts = s.Net.Deliver(next, s.pkts[:0])
+	for _, p := range s.pkts {
+		nd := s.byName[p.To]
+		if nd == nil || !nd.Up {
+			continue
+		}
+		s.handle(nd, nd.Core.Receive(next, p.Medium, p.Payload))
+	}
+	for _, nd := range s.Nodes {
+		if !nd.Up {
+			continue
+		}
+		if !nd.nextApp.IsZero() && !nd.nextApp.After(next) {
+			s.sendApp(nd)
+		}
+		if !nd.wake.After(next) {
+			s.handle(nd, nd.Core.Tick(next))
+			if !nd.wake.After(next) {
+				s.T.Fatalf("sim: %s asks to wake at %v, not after now %v", nd.Name, nd.wake, next)
+			}
+		}
+	}
+	return true
+}
+
+func (s *Sim) sendApp(nd *Node) {
+	nd.nextApp = nd.nextApp.Add(s.O.AppEvery)
+	m := &wire.Message{}
+	m.Add(wire.FType, "simapp")
+	if s.rng.IntN(4) == 0 {
+		to := s.names[s.rng.IntN(len(s.names))]
+		m.Add(wire.FTo, to)
+	}
+	m.Add("n", strconv.Itoa(s.steps))
+	s.handle(nd, nd.Core.Command(s.Now, core.Send{Msg: m}))
+}
+
+// Command passes a command to a node and handles its output.
+func (s *Sim) Command(name string, c core.Command) {
+	nd := s.byName[name]
+	s.handle(nd, nd.Core.Command(s.Now, c))
+}
+
+// Inject hands message m to node name as if it arrived on medium now (a
+// forged or replayed packet that passed authentication). It returns the
+// core's drop reason.
+func (s *Sim) Inject(name, medium string, m *wire.Message) core.DropReason {
+	nd := s.byName[name]
+	out := nd.Core.Receive(s.Now, medium, m)
+	drop := out.Drop
+	s.handle(nd, out)
+	return drop
+}
+
+func (s *Sim) handle(nd *Node, out core.Output) {
+	nd.wake = out.Wake
+	for _, o := range out.Send {
+		if !o.Retransmit {
+			s.recordSent(nd, o.Msg)
+		}
+		media := o.Media
+		if media == nil {
+			media = s.O.Media
+		}
+		for _, md := range media {
+			s.Net.Send(s.Now, nd.Name, md, o.Msg)
+		}
+	}
+	for _, e := range out.Events {
+		nd.Events = append(nd.Events, Timed{At: s.Now, Node: nd.Name, Event: e})
+		if e.Kind == core.Delivered {
+			s.checkDelivered(nd, e)
+		}
+	}
+}
+
+func (s *Sim) recordSent(nd *Node, m *wire.Message) {
+	if s.O.Capture {
+		nd.Outbox = append(nd.Outbox, m)
+	}
+	sb, ok := m.GetBytes(wire.FSeq)
+	if !ok {
+		return
+	}
+	seq, err := strconv.ParseUint(string(sb), 16, 64)
+	if err != nil {
+		s.violatef("%s sent a bad seq %q", nd.Name, sb)
+		return
+	}
+	if last := nd.lastSeq[nd.Gen]; seq != last+1 {
+		s.violatef("%s sent seq %d after %d", nd.Name, seq, last)
+	}
+	nd.lastSeq[nd.Gen] = seq
+	dest, _ := m.Get(wire.FTo)
+	nd.sent[nd.Gen][seq] = sentRec{msg: m, dest: dest, at: s.Now}
+}
+
+func (s *Sim) violatef(format string, args ...any) {
+	v := fmt.Sprintf("%v: ", s.Now.Sub(s.O.Start)) + fmt.Sprintf(format, args...)
+	s.violations = append(s.violations, v)
+	s.T.Errorf("sim invariant: %s", v)
+}
+
+func (s *Sim) checkDelivered(rcv *Node, e core.Event) {
+	snd := s.byName[e.Node]
+	if snd == nil {
+		s.violatef("%s delivered a message from unknown %q", rcv.Name, e.Node)
+		return
+	}
+	gen, err := strconv.ParseUint(e.Msg.Value(wire.FHg), 16, 64)
+	if err != nil {
+		s.violatef("%s delivered a message without generation", rcv.Name)
+		return
+	}
+	rec, ok := snd.sent[gen][e.Seq]
+	if !ok || rec.msg != e.Msg {
+		s.violatef("%s delivered %s/%x seq %d that %s never sent", rcv.Name, e.Node, gen, e.Seq, e.Node)
+		return
+	}
+	if rec.dest != "" && rec.dest != rcv.Name {
+		s.violatef("%s delivered %s seq %d addressed to %s", rcv.Name, e.Node, e.Seq, rec.dest)
+	}
+	k := streamKey{e.Node, gen}
+	last := rcv.delivered[k]
+	if e.Seq <= last {
+		s.violatef("%s delivered %s seq %d after %d (duplicate or out of order)", rcv.Name, e.Node, e.Seq, last)
+		return
+	}
+	if last > 0 {
+		for q := last + 1; q < e.Seq; q++ {
+			if r, ok := snd.sent[gen][q]; ok && (r.dest == "" || r.dest == rcv.Name) {
+				s.holes = append(s.holes, fmt.Sprintf("%v: %s skipped %s seq %d (delivered %d after %d)",
+					s.Now.Sub(s.O.Start), rcv.Name, e.Node, q, e.Seq, last))
+				break
+			}
+		}
+	}
+	rcv.delivered[k] = e.Seq
+}
+
+// Crash stops a node at once (kill -9): it sends and receives nothing more.
+func (s *Sim) Crash(name string) {
+	nd := s.byName[name]
+	nd.Up = false
+	nd.Crashed = true
+	s.Net.SetDown(name, true)
+}
+
+// Restart boots a crashed node again with the next generation, as
+// heartbeat does after bumping hb_generation.
+func (s *Sim) Restart(name string) {
+	nd := s.byName[name]
+	nd.Gen++
+	s.Net.SetDown(name, false)
+	s.boot(nd)
+}
+
+// Partition splits the network into groups (see memnet.Partition).
+func (s *Sim) Partition(groups ...[]string) { s.Net.Partition(groups...) }
+
+// Heal removes every partition.
+func (s *Sim) Heal() { s.Net.Heal() }
+
+// EventsOf returns the events of the given kind emitted by node (all nodes
+// when node is "").
+func (s *Sim) EventsOf(node string, kind core.EventKind) []Timed {
+	var out []Timed
+	for _, nd := range s.Nodes {
+		if node != "" && nd.Name != node {
+			continue
+		}
+		for _, e := range nd.Events {
+			if e.Event.Kind == kind {
+				out = append(out, e)
+			}
+		}
+	}
+	return out
+}
+
+// Status returns what observer believes about node's status.
+func (s *Sim) Status(observer, node string) core.Status {
+	for _, ni := range s.byName[observer].Core.Nodes() {
+		if ni.Name == node {
+			return ni.Status
+		}
+	}
+	return ""
+}
+
+// RequireNoEvent fails the test if any node emitted an event of kind.
+func (s *Sim) RequireNoEvent(kind core.EventKind) {
+	s.T.Helper()
+	if ev := s.EventsOf("", kind); len(ev) > 0 {
+		for i, e := range ev {
+			if i == 5 {
+				s.T.Errorf("... and %d more", len(ev)-5)
+				break
+			}
+			s.T.Errorf("unexpected at %v on %s: %v", e.At.Sub(s.O.Start), e.Node, e.Event)
+		}
+	}
+}
+
+// RequireNoViolations fails the test if an invariant was broken.
+func (s *Sim) RequireNoViolations() {
+	s.T.Helper()
+	if len(s.violations) > 0 {
+		s.T.Fatalf("%d invariant violations, first: %s", len(s.violations), s.violations[0])
+	}
+}
+
+// RequireNoHoles fails the test if a receiver skipped a message.
+func (s *Sim) RequireNoHoles() {
+	s.T.Helper()
+	if len(s.holes) > 0 {
+		s.T.Fatalf("%d holes, first: %s", len(s.holes), s.holes[0])
+	}
+}
+
+// RequireInOrderExactlyOnce checks that every live, never-crashed node got
+// every message addressed to it (or to everyone) from every such node,
+// exactly once and in order, except those sent during the last settle.
+func (s *Sim) RequireInOrderExactlyOnce(settle time.Duration) {
+	s.T.Helper()
+	s.RequireNoViolations()
+	s.RequireNoHoles()
+	cut := s.Now.Add(-settle)
+	for _, snd := range s.Nodes {
+		if !snd.Up || snd.Crashed {
+			continue
+		}
+		for _, rcv := range s.Nodes {
+			if !rcv.Up || rcv.Crashed {
+				continue
+			}
+			got := rcv.delivered[streamKey{snd.Name, snd.Gen}]
+			var want uint64
+			for seq, r := range snd.sent[snd.Gen] {
+				if r.at.Before(cut) && (r.dest == "" || r.dest == rcv.Name) && seq > want {
+					want = seq
+				}
+			}
+			if got < want {
+				s.T.Errorf("%s delivered %s's messages up to %d, want at least %d", rcv.Name, snd.Name, got, want)
+			}
+		}
+	}
+}
+
+// Delivered returns the number of messages node received from others.
+func (s *Sim) Delivered(node string) int {
+	n := 0
+	for _, e := range s.byName[node].Events {
+		if e.Event.Kind == core.Delivered && e.Event.Node != node {
+			n++
+		}
+	}
+	return n
+}
+
+// Transcript returns the events of the given kinds, one per line:
+// "<virtual time> <node> <event>".
+func (s *Sim) Transcript(kinds ...core.EventKind) string {
+	var all []Timed
+	for _, nd := range s.Nodes {
+		for _, e := range nd.Events {
+			if slices.Contains(kinds, e.Event.Kind) {
+				all = append(all, e)
+			}
+		}
+	}
+	slices.SortStableFunc(all, func(a, b Timed) int { return a.At.Compare(b.At) })
+	var b strings.Builder
+	for _, e := range all {
+		fmt.Fprintf(&b, "%9.3fs %s %v\n", e.At.Sub(s.O.Start).Seconds(), e.Node, e.Event)
+	}
+	return b.String()
+}
