@@ -746,9 +746,12 @@ func (m *Machine) commUpNow(now time.Time, o *Output) {
 		return
 	}
 	if len(m.livePeers()) == 0 {
-		// Alone: every peer is dead already.
-		m.reqOurResources(now, o, "req_our_resources")
+		// Alone: every peer is dead already. The dead nodes' groups are
+		// claimed first, then ours are taken (one "resource all" message).
 		m.takeDead(now, o)
+		if m.phase != PhaseStable {
+			m.reqOurResources(now, o, "req_our_resources")
+		}
 	}
 }
 
@@ -1239,6 +1242,12 @@ func (m *Machine) takeOrphans(now time.Time, o *Output, from, reason string) {
 		m.enqueue(j)
 		return
 	}
+	// Claim the dead node's groups first, so that no message of ours
+	// says "stable" with a holding about to grow.
+	keys := m.orphans(now, false)
+	for _, k := range keys {
+		m.claim[k] = true // claimed before started, as heartbeat sets i_hold first
+	}
 	if m.phase != PhaseStable && m.phase != PhaseShutdown {
 		if m.readyToStabilise() || len(m.livePeers()) == 0 {
 			m.reqOurResources(now, o, reason)
@@ -1267,12 +1276,8 @@ func (m *Machine) takeOrphans(now time.Time, o *Output, from, reason string) {
 			m.enqueue(j)
 		}
 	}
-	keys := m.orphans(now, false)
 	if len(keys) == 0 {
 		return
-	}
-	for _, k := range keys {
-		m.claim[k] = true // claimed before started, as heartbeat sets i_hold first
 	}
 	if !m.multi {
 		m.sendResource(o, true, "req_our_resources()")

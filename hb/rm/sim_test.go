@@ -62,6 +62,7 @@ type sim struct {
 	trace     []string
 	deadSeen  map[[2]string]bool // observer -> node known dead
 	known     map[[2]string]int  // observer -> generation of the node it last heard
+	links     map[[2]string][]pending
 }
 
 func groupsFor(spec ...string) []haresources.Group {
@@ -104,6 +105,7 @@ func newSim(t *testing.T, af AutoFailback, nodes []string, groups []haresources.
 		splits:    map[string]bool{},
 		deadSeen:  map[[2]string]bool{},
 		known:     map[[2]string]int{},
+		links:     map[[2]string][]pending{},
 	}
 	for _, n := range nodes {
 		s.nodes[n] = &simNode{name: n, running: map[string]bool{}}
@@ -146,20 +148,18 @@ func (s *sim) apply(n *simNode, o Output) {
 		s.logf("%s sends %s", n.name, msgText(msg))
 		from := n.name
 		for _, peerName := range s.order {
-			if peerName == from || !s.connected(from, peerName) {
-				continue
-			}
 			p := s.nodes[peerName]
-			if !p.up {
+			if peerName == from || !p.up {
 				continue
 			}
-			pgen := p.gen
-			m := msg
-			s.at(latency, "deliver", func() {
-				if p.up && p.gen == pgen && s.connected(from, p.name) {
-					s.apply(p, p.m.Receive(s.now, m))
-				}
-			})
+			// The core delivers reliably and in order: a message held up
+			// by a cut link arrives when the link heals, unless the
+			// receiver declared the sender dead meanwhile.
+			lk := [2]string{from, peerName}
+			s.links[lk] = append(s.links[lk], pending{msg: msg, due: s.now.Add(latency), gen: p.gen})
+			if len(s.links[lk]) == 1 {
+				s.at(latency, "deliver", func() { s.drain(lk) })
+			}
 		}
 	}
 	for _, a := range o.Actions {
@@ -231,6 +231,35 @@ func msgText(m *wire.Message) string {
 		b = append(b, f.Name+"="+string(f.Value))
 	}
 	return strings.Join(b, " ")
+}
+
+type pending struct {
+	msg *wire.Message
+	due time.Time
+	gen int
+}
+
+// drain delivers what is due on one link, in order.
+func (s *sim) drain(lk [2]string) {
+	from, to := lk[0], lk[1]
+	p := s.nodes[to]
+	for len(s.links[lk]) > 0 {
+		head := s.links[lk][0]
+		if !p.up || p.gen != head.gen || s.deadSeen[[2]string{to, from}] {
+			s.links[lk] = s.links[lk][1:] // receiver gone or sender declared dead: lost
+			continue
+		}
+		if head.due.After(s.now) {
+			s.at(head.due.Sub(s.now), "deliver", func() { s.drain(lk) })
+			return
+		}
+		if !s.connected(from, to) {
+			s.at(100*time.Millisecond, "deliver", func() { s.drain(lk) })
+			return
+		}
+		s.links[lk] = s.links[lk][1:]
+		s.apply(p, p.m.Receive(s.now, head.msg))
+	}
 }
 
 // down stops a node's daemon (its process ends; after a graceful exit its
