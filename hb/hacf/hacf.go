@@ -168,11 +168,40 @@ func parseLine(f *File, probs *diag.List, raw []byte, lineNo int) {
 
 // split cuts s into the non-empty runs of characters not in seps.
 func split(s, seps string) []string {
-	f := strings.FieldsFunc(s, func(r rune) bool { return strings.ContainsRune(seps, r) })
-	if len(f) == 0 {
+	var isSep [256]bool
+	for i := 0; i < len(seps); i++ {
+		isSep[seps[i]] = true
+	}
+	n := 0
+	for i := 0; i < len(s); {
+		for i < len(s) && isSep[s[i]] {
+			i++
+		}
+		if i < len(s) {
+			n++
+		}
+		for i < len(s) && !isSep[s[i]] {
+			i++
+		}
+	}
+	if n == 0 {
 		return nil
 	}
-	return f
+	out := make([]string, 0, n)
+	for i := 0; i < len(s); {
+		for i < len(s) && isSep[s[i]] {
+			i++
+		}
+		j := i
+		for j < len(s) && !isSep[s[j]] {
+			j++
+		}
+		if j > i {
+			out = append(out, s[i:j])
+		}
+		i = j
+	}
+	return out
 }
 
 // Known reports whether name is a directive heartbeat 3.0.6 accepts
