@@ -539,13 +539,20 @@ func (m *Machine) NodeStatus(now time.Time, node string, st Status) Output {
 		p.restart = false // from now on, a restart is what distinguishes a reboot from a healed partition
 		m.peerDead(now, &o, p, prev)
 	case prev == StatusDead:
-		returned := !p.restart && st == StatusActive
+		// Same generation back: heartbeat's "returning after partition".
+		// In legacy mode, a restarted node first heard "active" also came
+		// up without us (no holdings exchange can tell what it runs).
+		returned := st == StatusActive && (!p.restart || !m.nice())
 		p.restart = false
 		p.gone = false
 		p.claims = map[string]bool{}
 		p.stable = false
 		if returned && m.commUp {
 			m.partitionReturn(now, &o, p)
+		} else if st == StatusActive && m.commUp && m.nice() && !m.shutdownWanted && m.phase >= PhaseRscRcvd {
+			// It came up without us (it will send no "starting"): tell it
+			// what we hold.
+			m.sendResource(&o, m.phase == PhaseStable, "")
 		}
 	}
 	return m.finish(now, &o)
@@ -569,8 +576,9 @@ func (m *Machine) PeerRestarted(now time.Time, node string) Output {
 		m.ev(&o, Info, "Cancelling pending standby operation")
 		m.setStandby(&o, standby{})
 	}
-	if len(lost) > 0 && m.commUp && p.status != StatusDead {
-		// It restarted faster than deadtime: what it held is gone.
+	if m.commUp && p.status != StatusDead && !m.shutdownWanted && (len(lost) > 0 || m.phase == PhaseStable) {
+		// It restarted faster than deadtime: what it held is gone, and so
+		// is whatever it was about to take from us.
 		m.takeOrphans(now, &o, node, "restart")
 	}
 	return m.finish(now, &o)
@@ -890,7 +898,7 @@ func (m *Machine) onResource(now time.Time, o *Output, p *peer, msg *wire.Messag
 		reason := "T_RESOURCES(them)"
 		m.reqOurResources(now, o, reason)
 	}
-	m.audit(o)
+	m.audit(now, o)
 }
 
 // readyToStabilise: heartbeat waits for the peer to be stable (or
@@ -928,15 +936,65 @@ func (m *Machine) readyToStabilise() bool {
 }
 
 // audit reports groups claimed by two nodes.
-func (m *Machine) audit(o *Output) {
+//
+// A group we run that a stable peer also says it runs is a split brain
+// (two nodes came up without each other). heartbeat only logs it; we also
+// settle it: the group's home keeps it, else the node first in ha.cf
+// order, and the other stops it.
+func (m *Machine) audit(now time.Time, o *Output) {
+	var give []string
 	for _, p := range m.livePeers() {
 		for _, g := range m.groups {
 			k := g.Key()
-			if p.claims[k] && m.held[k] {
-				m.evk(o, SplitBrain, Crit, "Split brain: resource group %s is held by both %s and %s!", k, m.cfg.Local, p.name)
+			if !p.claims[k] || !m.held[k] {
+				continue
+			}
+			m.evk(o, SplitBrain, Crit, "Split brain: resource group %s is held by both %s and %s!", k, m.cfg.Local, p.name)
+			if !p.stable || m.shutdownWanted || m.stopQueued(k) || slices.Contains(give, k) {
+				continue
+			}
+			keeper := m.cfg.Local
+			switch {
+			case g.Node == p.name:
+				keeper = p.name
+			case g.Node == m.cfg.Local:
+			case slices.Index(m.order, p.name) < slices.Index(m.order, m.cfg.Local):
+				keeper = p.name
+			}
+			if keeper != m.cfg.Local {
+				m.evk(o, SplitBrain, Crit, "Split brain: %s keeps resource group %s; releasing it here.", keeper, k)
+				give = append(give, k)
 			}
 		}
 	}
+	if len(give) == 0 {
+		return
+	}
+	for _, k := range give {
+		delete(m.claim, k)
+	}
+	m.sendResource(o, false, "")
+	j := &job{done: func(now time.Time, o *Output, j *job) {
+		m.sendResource(o, m.phase == PhaseStable, "")
+	}}
+	for _, k := range give {
+		j.ops = append(j.ops, op{key: k})
+	}
+	m.enqueue(j)
+}
+
+func (m *Machine) stopQueued(k string) bool {
+	if m.running != nil && m.running.Kind == StopGroup && m.running.Key == k {
+		return true
+	}
+	for _, j := range m.jobs {
+		for _, op := range j.ops[j.idx:] {
+			if !op.start && op.key == k {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // ---------------------------------------------------------------- standby

@@ -459,6 +459,11 @@ func (s *sim) heal() {
 				}
 			}
 			kk := [2]string{obs.name, tgt.name}
+			if s.deadSeen[kk] {
+				// obs declared a live node dead: a true split brain, until
+				// one of them restarts (heartbeat cannot prevent it either).
+				s.splits[obs.name+" "+tgt.name+" *"] = true
+			}
 			restarted := s.known[kk] != tgt.gen
 			if s.deadSeen[kk] || restarted {
 				delete(s.deadSeen, kk)
@@ -492,7 +497,7 @@ func (s *sim) check() {
 				if !nb.running[k] {
 					continue
 				}
-				if s.splits[a+" "+b+" "+k] || s.splits[b+" "+a+" "+k] {
+				if s.splits[a+" "+b+" "+k] || s.splits[b+" "+a+" "+k] || s.splits[a+" "+b+" *"] || s.splits[b+" "+a+" *"] {
 					continue
 				}
 				s.t.Fatalf("group %s runs on both %s and %s at %v\n%s", k, a, b, s.now, strings.Join(s.trace, "\n"))
