@@ -192,9 +192,14 @@ func (b *builder) scalar(d hacf.Directive, tok string) {
 		}
 	case "udpport":
 		v := atoi(tok)
-		if v <= 0 || v > 65535 {
+		if v <= 0 {
 			b.errf(d.Line, d.Name, "udpport: invalid port %q: expected a UDP port number from 1 to 65535", tok)
 			return
+		}
+		if v > 65535 {
+			// heartbeat takes it and htons() keeps the low 16 bits.
+			v &= 0xffff
+			b.warnf(d.Line, d.Name, "udpport %s: above 65535; heartbeat 3.0.6 accepts it but uses port %d", tok, v)
 		}
 		c.UDPPort = int(v)
 		b.udpPort = int(v)
@@ -570,9 +575,12 @@ func (b *builder) mcast(d hacf.Directive) {
 		ok = false
 	}
 	port := atoi(a[2])
-	if port <= 0 || port > 65535 {
+	if port <= 0 {
 		b.errf(d.Line, d.Name, "%s %s: bad port %q: expected a UDP port from 1 to 65535", d.Name, dev, a[2])
 		ok = false
+	} else if port > 65535 {
+		port &= 0xffff
+		b.warnf(d.Line, d.Name, "%s %s: port %s is above 65535; heartbeat 3.0.6 accepts it but uses port %d", d.Name, dev, a[2], port)
 	}
 	ttl := atoi(a[3])
 	if ttl < 0 || ttl > 4 {

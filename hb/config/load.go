@@ -209,6 +209,15 @@ func (c *Config) finish(b *builder, file, keysPath string, keysFailed bool) diag
 	default:
 		c.UseLogd = b.useLogd != nil && *b.useLogd
 	}
+	// 3.0.6 records unset log files as /dev/null when syslog is used.
+	if b.facility > 0 {
+		if c.LogFile == "" {
+			c.LogFile = "/dev/null"
+		}
+		if c.DebugFile == "" {
+			c.DebugFile = "/dev/null"
+		}
+	}
 	// autojoin conflicts with v1 resource management.
 	if c.V1() && c.AutoJoin != "none" {
 		p.Errorf(file, line("autojoin"), "autojoin", "autojoin %s: R1 style resource management conflicts with autojoin set: expected 'autojoin none', or enable crm", c.AutoJoin)
