@@ -69,10 +69,12 @@ const (
 
 type peer struct {
 	name      string
+	mp        *membership.Peer // its entry in the membership table
 	uuid      [16]byte
 	haveUUID  bool
 	gen       uint64
-	diedGen   uint64 // generation it had when declared dead (0: not dead)
+	diedGen   uint64    // generation it had when declared dead (0: not dead)
+	diedAt    time.Time // when it was declared dead
 	recv      *rexmit.Receiver[*wire.Message]
 	ackseq    uint64 // how far it acknowledged our messages
 	nextProbe time.Time
@@ -109,6 +111,7 @@ type Node struct {
 	ranges      []rexmit.Range
 	req         rexmit.Request[*wire.Message]
 	now         time.Time
+	lastWake    time.Time
 	deliverings []*wire.Message
 }
 
@@ -183,8 +186,43 @@ func (n *Node) begin(now time.Time) {
 
 func (n *Node) finish() Output {
 	n.checkComm()
-	n.out.Wake = n.wake()
+	n.lastWake = n.wake()
+	n.out.Wake = n.lastWake
 	return n.out
+}
+
+// finishPeer is finish after a call that touched only peer p's timers: the
+// other timers cannot have moved earlier, so the previous wake still bounds
+// them (a wake that is merely early costs one idle Tick).
+func (n *Node) finishPeer(p *peer) Output {
+	linksUp := n.linksUp
+	n.checkComm()
+	if n.linksUp != linksUp || n.lastWake.IsZero() {
+		return n.finish()
+	}
+	w := n.lastWake
+	if x := n.peerWake(p); !x.IsZero() && x.Before(w) {
+		w = x
+	}
+	n.lastWake = w
+	n.out.Wake = w
+	return n.out
+}
+
+func (n *Node) peerWake(p *peer) time.Time {
+	w := n.tab.PeerWake(p.mp)
+	m := func(t time.Time) {
+		if !t.IsZero() && (w.IsZero() || t.Before(w)) {
+			w = t
+		}
+	}
+	if n.requesting(p) {
+		m(p.recv.T.Wake())
+	}
+	if n.shouldProbe(p) {
+		m(n.probeTime(p))
+	}
+	return w
 }
 
 func (n *Node) start(now time.Time) {
@@ -195,6 +233,9 @@ func (n *Node) start(now time.Time) {
 		names = append(names, p.name)
 	}
 	n.tab = membership.New(n.self, names, n.cfg.Media, t, now)
+	for _, p := range n.order {
+		p.mp = n.tab.Peer(p.name)
+	}
 	n.boostUntil = now.Add(dtBoostFor)
 	// As heartbeat: a status with st=init, then "up" (twice: once for the
 	// status change, once for the first keepalive).
@@ -229,6 +270,9 @@ func (n *Node) Tick(now time.Time) Output {
 		n.sendReqNodes()
 	}
 	for _, p := range n.order {
+		if !n.requesting(p) {
+			continue
+		}
 		n.ranges = p.recv.T.Due(now, n.ranges[:0])
 		for _, r := range n.ranges {
 			n.sendRexmitRequest(p, r.First, r.Last)
@@ -237,7 +281,7 @@ func (n *Node) Tick(now time.Time) Output {
 			// Ask for what the node must have sent since we last heard
 			// from it: one message per keepalive at least.
 			last := p.recv.T.Last()
-			k := uint64(now.Sub(n.tab.Peer(p.name).Fresh) / n.cfg.Keepalive)
+			k := uint64(now.Sub(p.mp.Fresh) / n.cfg.Keepalive)
 			k = max(1, min(k, maxProbeRange))
 			n.sendRexmitRequest(p, last+1, last+k)
 			p.nextProbe = now.Add(n.probeEvery)
@@ -246,16 +290,21 @@ func (n *Node) Tick(now time.Time) Output {
 	return n.finish()
 }
 
+// requesting reports whether p's gaps are worth asking for: not while it is
+// dead and silent.
+func (n *Node) requesting(p *peer) bool {
+	return p.mp.Status != StatusDead || p.mp.Fresh.After(p.diedAt)
+}
+
 func (n *Node) shouldProbe(p *peer) bool {
 	if n.cfg.HeartbeatLiveness || p.recv.T.Last() == 0 {
 		return false
 	}
-	mp := n.tab.Peer(p.name)
-	return mp.Status != StatusDead
+	return p.mp.Status != StatusDead
 }
 
 func (n *Node) probeTime(p *peer) time.Time {
-	t := n.tab.Peer(p.name).Fresh.Add(n.probeAfter)
+	t := p.mp.Fresh.Add(n.probeAfter)
 	if p.nextProbe.After(t) {
 		return p.nextProbe
 	}
@@ -270,15 +319,11 @@ func (n *Node) wake() time.Time {
 		}
 	}
 	m(n.boostUntil)
-	m(n.tab.Wake())
 	if n.linksUp && !n.commUp {
 		m(n.nextReq)
 	}
 	for _, p := range n.order {
-		m(p.recv.T.Wake())
-		if n.shouldProbe(p) {
-			m(n.probeTime(p))
-		}
+		m(n.peerWake(p))
 	}
 	return w
 }
@@ -290,10 +335,13 @@ func (n *Node) applyChanges() {
 			p := n.peers[c.Node]
 			n.event(Event{Kind: NodeDead, Node: c.Node, Status: StatusDead})
 			p.diedGen = p.gen
+			p.diedAt = n.now
 			p.ackseq = 0
-			// What was held back is older than the death: deliver it, but
-			// let no old status revive the node.
-			n.deliverAll(p, p.recv.Flush(), false)
+			// Messages held back behind a gap stay held, and the gap stays
+			// recorded (but is not requested while the node is dead): if
+			// the node returns without restarting, the gap is filled and
+			// nothing is skipped; if it restarts, they are dropped with
+			// its old generation.
 		case membership.LinkChanged:
 			n.event(Event{Kind: LinkStatusChange, Node: c.Node, Link: c.Link, LinkStat: c.Status})
 		case membership.Late:
@@ -317,7 +365,7 @@ func (n *Node) checkComm() {
 func (n *Node) sendReqNodes() {
 	for i := n.reqPeer; i < len(n.order); i++ {
 		p := n.order[i]
-		if n.tab.Peer(p.name).Status == StatusDead {
+		if p.mp.Status == StatusDead {
 			continue
 		}
 		n.reqPeer = i
@@ -469,34 +517,38 @@ func (n *Node) sendRexmitRequest(p *peer, first, last uint64) {
 // may keep it (it can be delivered later, or retransmitted... by its sender).
 func (n *Node) Receive(now time.Time, medium string, m *wire.Message) Output {
 	n.begin(now)
-	n.out.Drop = n.receive(medium, m)
+	var p *peer
+	n.out.Drop, p = n.receive(medium, m)
 	n.applyChanges()
-	return n.finish()
+	if p == nil {
+		return n.finish()
+	}
+	return n.finishPeer(p)
 }
 
-func (n *Node) receive(medium string, m *wire.Message) DropReason {
+func (n *Node) receive(medium string, m *wire.Message) (DropReason, *peer) {
 	t, okT := m.GetBytes(wire.FType)
 	src, okS := m.GetBytes(wire.FOrig)
 	ts, okTS := m.GetBytes(wire.FTime)
 	if !okT || !okS || !okTS || len(t) == 0 || len(src) == 0 {
-		return DropMalformed
+		return DropMalformed, nil
 	}
 	if v, ok := parseHex(ts); !ok || v == 0 {
-		return DropMalformed
+		return DropMalformed, nil
 	}
 	name := lower(src)
 	if name == n.self {
-		return DropFromSelf
+		return DropFromSelf, nil
 	}
 	p := n.peers[name]
 	if p == nil {
-		return DropUnknownNode
+		return DropUnknownNode, nil
 	}
 	var gen uint64
 	if g, ok := m.GetBytes(wire.FHg); ok {
 		v, ok := parseHex(g)
 		if !ok {
-			return DropMalformed
+			return DropMalformed, nil
 		}
 		gen = v
 	}
@@ -505,18 +557,18 @@ func (n *Node) receive(medium string, m *wire.Message) DropReason {
 		p.haveUUID = true
 	}
 	if bytes.HasPrefix(t, []byte(NoSeqPrefix)) {
-		return n.receiveNoSeq(p, medium, string(t), gen, m)
+		return n.receiveNoSeq(p, medium, string(t), gen, m), p
 	}
 	sb, ok := m.GetBytes(wire.FSeq)
 	if !ok {
-		return DropMalformed
+		return DropMalformed, nil
 	}
 	seq, ok := parseHex(sb)
 	if !ok || seq == 0 {
-		return DropMalformed
+		return DropMalformed, nil
 	}
 	if gen < p.gen {
-		return DropReplay
+		return DropReplay, nil
 	}
 	if gen > p.gen {
 		if p.gen != 0 {
@@ -536,7 +588,7 @@ func (n *Node) receive(medium string, m *wire.Message) DropReason {
 	}
 	n.changes = n.tab.Heard(n.now, name, medium, fresh, n.changes)
 	if !v.Fresh() {
-		return DropDuplicate
+		return DropDuplicate, p
 	}
 	if ts, _ := parseHex(mustBytes(m, wire.FTime)); ts > p.maxTS {
 		p.noteTS(n.now, ts)
@@ -555,18 +607,24 @@ func (n *Node) receive(medium string, m *wire.Message) DropReason {
 	n.deliverings = append(n.deliverings[:0], out...)
 	n.deliverAll(p, n.deliverings, true)
 	if !isToUs(m, n.self, n.cfg.UUID) {
-		return DropNotForUs
+		return DropNotForUs, p
 	}
-	return Accepted
+	return Accepted, p
 }
 
 func (n *Node) receiveNoSeq(p *peer, medium, t string, gen uint64, m *wire.Message) DropReason {
 	if gen < p.gen {
 		return DropReplay
 	}
-	fresh := gen == p.gen && gen != 0 && !n.cfg.HeartbeatLiveness && n.nsFresh(p, m)
+	// Only worth checking (a digest per message) when the node has been
+	// quiet for a keepalive.
+	fresh := gen == p.gen && gen != 0 && !n.cfg.HeartbeatLiveness &&
+		n.now.Sub(p.mp.Fresh) >= n.cfg.Keepalive && n.nsFresh(p, m)
 	n.changes = n.tab.Heard(n.now, p.name, medium, fresh, n.changes)
 	if !isToUs(m, n.self, n.cfg.UUID) {
+		if t == TypeRexmit {
+			n.overheard(m)
+		}
 		return DropNotForUs
 	}
 	switch t {
@@ -611,6 +669,26 @@ func (n *Node) receiveNoSeq(p *peer, medium, t string, gen uint64, m *wire.Messa
 		}
 	}
 	return Accepted
+}
+
+// overheard handles another node's retransmission request: its answer will
+// reach us too, so our own requests for the same messages (and our probe of
+// the same node, if the request reaches past what we have) can wait.
+func (n *Node) overheard(m *wire.Message) {
+	to := n.peers[lower(mustBytes(m, wire.FTo))]
+	if to == nil || n.cfg.HeartbeatLiveness {
+		return
+	}
+	first, ok1 := parseDec(m.Value(wire.FFirstSeq))
+	last, ok2 := parseDec(m.Value(wire.FLastSeq))
+	if !ok1 || !ok2 || first == 0 || first > last {
+		return
+	}
+	later := n.now.Add(n.cfg.MaxRexmitDelay)
+	to.recv.T.Postpone(first, last, later)
+	if last > to.recv.T.Last() && to.nextProbe.Before(n.now.Add(n.probeEvery)) {
+		to.nextProbe = n.now.Add(n.probeEvery)
+	}
 }
 
 // nsFresh decides whether an unsequenced message proves its sender alive.
@@ -714,8 +792,7 @@ func (n *Node) applyStatus(p *peer, m *wire.Message) {
 			n.tab.SetDeadTime(p.name, time.Duration(ms)*time.Millisecond)
 		}
 	}
-	mp := n.tab.Peer(p.name)
-	old := mp.Status
+	old := p.mp.Status
 	if old == StatusDead && st != StatusDead && p.diedGen != 0 && p.diedGen == p.gen {
 		n.event(Event{Kind: PartitionHealed, Node: p.name, Gen: p.gen})
 	}

@@ -152,7 +152,8 @@ func (t *Table) Deadline(p *Peer) time.Time { return p.Fresh.Add(t.interval(p)) 
 // resulting changes to dst.
 func (t *Table) Heard(now time.Time, node, link string, fresh bool, dst []Change) []Change {
 	p := t.byName[node]
-	if p == nil {
+	if p == nil || (!fresh && p.Status == Dead) {
+		// A stale packet (perhaps a replay) does not wake a dead node's links.
 		return dst
 	}
 	p.Heard = true
@@ -221,20 +222,31 @@ func (t *Table) Check(now time.Time, dst []Change) []Change {
 // Wake returns the earliest time Check has something to do (zero: never).
 func (t *Table) Wake() time.Time {
 	var w time.Time
-	min := func(x time.Time) {
-		if w.IsZero() || x.Before(w) {
+	for _, p := range t.peers {
+		if x := t.PeerWake(p); !x.IsZero() && (w.IsZero() || x.Before(w)) {
 			w = x
 		}
 	}
-	for _, p := range t.peers {
-		iv := t.interval(p)
-		if p.Status != Dead {
-			min(p.Fresh.Add(iv + time.Nanosecond))
+	return w
+}
+
+// PeerWake returns the earliest time Check has something to do about p
+// (zero: never).
+func (t *Table) PeerWake(p *Peer) time.Time {
+	var w time.Time
+	iv := t.interval(p) + time.Nanosecond
+	if p.Status != Dead {
+		w = p.Fresh.Add(iv)
+	}
+	var last time.Time
+	for i := range p.Links {
+		if l := &p.Links[i]; l.Status == LinkUp && (last.IsZero() || l.Last.Before(last)) {
+			last = l.Last
 		}
-		for _, l := range p.Links {
-			if l.Status == LinkUp {
-				min(l.Last.Add(iv + time.Nanosecond))
-			}
+	}
+	if !last.IsZero() {
+		if x := last.Add(iv); w.IsZero() || x.Before(w) {
+			w = x
 		}
 	}
 	return w

@@ -296,3 +296,15 @@ func (t *Tracker) IsMissing(seq uint64) bool {
 	_, found := t.find(seq)
 	return found
 }
+
+// Postpone moves the next request for every missing number in first..last
+// to no earlier than at: someone else just asked for them, and the answer
+// will reach everyone (request suppression; fewer requests on the wire).
+func (t *Tracker) Postpone(first, last uint64, at time.Time) {
+	for i := range t.miss {
+		m := &t.miss[i]
+		if m.seq >= first && m.seq <= last && m.due.Before(at) {
+			m.due = at
+		}
+	}
+}

@@ -49,6 +49,9 @@ type Options struct {
 	AppEvery time.Duration
 	// Capture keeps every message each node sends, for replay tests.
 	Capture bool
+	// KeepDelivered keeps Delivered events in Node.Events (they are always
+	// checked, but not kept by default: there are many).
+	KeepDelivered bool
 	// HeartbeatLiveness passes core.Config.HeartbeatLiveness to every node.
 	HeartbeatLiveness bool
 	// Start is the virtual start time (default 2026-11-23 00:00 UTC).
@@ -81,7 +84,9 @@ type Node struct {
 	UUID    [16]byte
 	Up      bool
 	Crashed bool // was ever crashed
-	Events  []Timed
+	Events  []Timed // Delivered events only with Options.KeepDelivered
+	// DeliveredFromOthers counts messages delivered from other nodes.
+	DeliveredFromOthers int
 	Outbox  []*wire.Message // with Options.Capture
 
 	wake      time.Time
@@ -283,6 +288,8 @@ func (s *Sim) handle(nd *Node, out core.Output) {
 	for _, o := range out.Send {
 		if !o.Retransmit {
 			s.recordSent(nd, o.Msg)
+		} else if s.O.Capture {
+			nd.Outbox = append(nd.Outbox, o.Msg)
 		}
 		media := o.Media
 		if media == nil {
@@ -293,10 +300,16 @@ func (s *Sim) handle(nd *Node, out core.Output) {
 		}
 	}
 	for _, e := range out.Events {
-		nd.Events = append(nd.Events, Timed{At: s.Now, Node: nd.Name, Event: e})
 		if e.Kind == core.Delivered {
 			s.checkDelivered(nd, e)
+			if e.Node != nd.Name {
+				nd.DeliveredFromOthers++
+			}
+			if !s.O.KeepDelivered {
+				continue
+			}
 		}
+		nd.Events = append(nd.Events, Timed{At: s.Now, Node: nd.Name, Event: e})
 	}
 }
 
@@ -475,15 +488,7 @@ func (s *Sim) RequireInOrderExactlyOnce(settle time.Duration) {
 }
 
 // Delivered returns the number of messages node received from others.
-func (s *Sim) Delivered(node string) int {
-	n := 0
-	for _, e := range s.byName[node].Events {
-		if e.Event.Kind == core.Delivered && e.Event.Node != node {
-			n++
-		}
-	}
-	return n
-}
+func (s *Sim) Delivered(node string) int { return s.byName[node].DeliveredFromOthers }
 
 // Transcript returns the events of the given kinds, one per line:
 // "<virtual time> <node> <event>".

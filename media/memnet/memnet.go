@@ -72,11 +72,13 @@ type Packet[P any] struct {
 }
 
 type item[P any] struct {
-	p   Packet[P]
-	seq uint64 // tie-break: send order
+	p        Packet[P]
+	seq      uint64 // tie-break: send order
+	from, to *endpoint
 }
 
 type endpoint struct {
+	name  string
 	media []string
 	down  bool
 	group int // partition group; -1 = not in any (talks to everyone)
@@ -95,7 +97,8 @@ type Stats struct {
 type Network[P any] struct {
 	rng     *rand.Rand
 	nodes   map[string]*endpoint
-	names   []string // attach order, for deterministic fan-out
+	names   []string    // attach order, for deterministic fan-out
+	eps     []*endpoint // same order
 	rules   []rule
 	heap    []item[P]
 	seq     uint64
@@ -112,9 +115,10 @@ func New[P any](rng *rand.Rand) *Network[P] {
 func (n *Network[P]) Attach(node string, media ...string) {
 	e := n.nodes[node]
 	if e == nil {
-		e = &endpoint{group: -1}
+		e = &endpoint{name: node, group: -1}
 		n.nodes[node] = e
 		n.names = append(n.names, node)
+		n.eps = append(n.eps, e)
 	}
 	for _, m := range media {
 		if !slices.Contains(e.media, m) {
@@ -214,8 +218,7 @@ func (n *Network[P]) SetDown(node string, down bool) {
 	}
 }
 
-func (n *Network[P]) connected(from, to string) bool {
-	a, b := n.nodes[from], n.nodes[to]
+func (n *Network[P]) connected(a, b *endpoint) bool {
 	if a == nil || b == nil || a.down || b.down {
 		return false
 	}
@@ -225,9 +228,10 @@ func (n *Network[P]) connected(from, to string) bool {
 // Send puts payload p on medium from node from, addressed to every other
 // node attached to that medium.
 func (n *Network[P]) Send(now time.Time, from, medium string, p P) {
-	for _, to := range n.names {
-		if to != from && slices.Contains(n.nodes[to].media, medium) {
-			n.SendTo(now, from, medium, to, p)
+	src := n.nodes[from]
+	for _, e := range n.eps {
+		if e != src && slices.Contains(e.media, medium) {
+			n.sendTo(now, src, from, medium, e, p)
 		}
 	}
 }
@@ -238,8 +242,13 @@ func (n *Network[P]) SendTo(now time.Time, from, medium, to string, p P) {
 	if e == nil || !slices.Contains(e.media, medium) {
 		return
 	}
+	n.sendTo(now, n.nodes[from], from, medium, e, p)
+}
+
+func (n *Network[P]) sendTo(now time.Time, src *endpoint, from, medium string, e *endpoint, p P) {
+	to := e.name
 	n.Stats.Sent++
-	if !n.connected(from, to) {
+	if !n.connected(src, e) {
 		n.Stats.Cut++
 		return
 	}
@@ -266,7 +275,7 @@ func (n *Network[P]) SendTo(now time.Time, from, medium, to string, p P) {
 			d += by
 		}
 		n.seq++
-		n.push(item[P]{p: Packet[P]{Medium: medium, From: from, To: to, Payload: p, Sent: now, At: now.Add(d)}, seq: n.seq})
+		n.push(item[P]{p: Packet[P]{Medium: medium, From: from, To: to, Payload: p, Sent: now, At: now.Add(d)}, seq: n.seq, from: src, to: e})
 	}
 }
 
@@ -287,7 +296,7 @@ func (n *Network[P]) InFlight() int { return len(n.heap) }
 func (n *Network[P]) Deliver(now time.Time, dst []Packet[P]) []Packet[P] {
 	for len(n.heap) > 0 && !n.heap[0].p.At.After(now) {
 		it := n.pop()
-		if !n.connected(it.p.From, it.p.To) {
+		if !n.connected(it.from, it.to) {
 			n.Stats.Cut++
 			continue
 		}
