@@ -83,11 +83,11 @@ type Node struct {
 	Gen     uint64
 	UUID    [16]byte
 	Up      bool
-	Crashed bool // was ever crashed
+	Crashed bool    // was ever crashed
 	Events  []Timed // Delivered events only with Options.KeepDelivered
 	// DeliveredFromOthers counts messages delivered from other nodes.
 	DeliveredFromOthers int
-	Outbox  []*wire.Message // with Options.Capture
+	Outbox              []*wire.Message // with Options.Capture
 
 	wake      time.Time
 	nextApp   time.Time
