@@ -16,6 +16,7 @@ package cib
 
 import (
 	"fmt"
+	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
@@ -44,6 +45,9 @@ type Options struct {
 	// InitScript whether /etc/init.d/NAME does. nil means "no".
 	HeartbeatScript func(name string) bool
 	InitScript      func(name string) bool
+	// ResourceDir and InitDir name those directories in messages
+	// (default /etc/ha.d/resource.d and /etc/init.d).
+	ResourceDir, InitDir string
 }
 
 type nvpair struct{ id, name, value string }
@@ -127,6 +131,12 @@ type CIB struct {
 func Convert(data []byte, path string, cf *HaCf, opt Options) (*CIB, diag.List) {
 	if opt.Schema == "" {
 		opt.Schema = Pacemaker
+	}
+	if opt.ResourceDir == "" {
+		opt.ResourceDir = "/etc/ha.d/resource.d"
+	}
+	if opt.InitDir == "" {
+		opt.InitDir = "/etc/init.d"
 	}
 	c := &converter{path: path, cf: cf, opt: opt, ids: map[string]idOwner{}, groupIndex: 1, idIndex: 1}
 	c.m.stickiness = "0"
@@ -526,7 +536,11 @@ func (c *converter) primitive(line int, tok string, number int, userID string) *
 	case c.opt.InitScript != nil && c.opt.InitScript(typ):
 		p.class = "lsb"
 	default:
-		c.errorf(line, tok, "%s is an unknown resource agent: no OCF agent of that name, and neither /etc/ha.d/resource.d/%s nor /etc/init.d/%s exists", typ, typ, typ)
+		what := "no OCF agent of that name, and "
+		if c.opt.NoOCF {
+			what = "(--no-ocf) "
+		}
+		c.errorf(line, tok, "%s is an unknown resource agent: %sneither %s/%s nor %s/%s exists", typ, what, c.opt.ResourceDir, typ, c.opt.InitDir, typ)
 		return nil
 	}
 	switch {
@@ -622,6 +636,9 @@ func (c *converter) ipParams(line int, tok, id, arg string) []nvpair {
 	var slot [4]string
 	ip, rest, _ := strings.Cut(arg, "/")
 	slot[0] = ip
+	if a, err := netip.ParseAddr(ip); err != nil || !a.Is4() {
+		c.warnf(line, tok, "%s: %q is not an IPv4 address; the resource will not start (a placeholder left in the file?)", tok, ip)
+	}
 	rest = strings.TrimLeft(rest, "/")
 	if rest != "" {
 		mask, after, _ := strings.Cut(rest, "/")

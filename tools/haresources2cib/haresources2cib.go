@@ -149,6 +149,7 @@ func convert(o options, stdin io.Reader, stdout, stderr io.Writer) int {
 	c, p := cib.Convert(data, o.haresources, cf, cib.Options{
 		Schema: o.schema, NoOCF: o.noOCF, NoMonitor: o.noMonitor,
 		HeartbeatScript: exists(o.resourceDir), InitScript: exists(o.initDir),
+		ResourceDir: o.resourceDir, InitDir: o.initDir,
 	})
 	probs = append(probs, p...)
 	for _, pr := range probs {
