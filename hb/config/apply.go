@@ -1,7 +1,7 @@
 package config
 
 import (
-	"net"
+	"net/netip"
 	"path"
 	"slices"
 	"strings"
@@ -564,13 +564,12 @@ func (b *builder) mcast(d hacf.Directive) {
 		return
 	}
 	ok := true
-	ip := net.ParseIP(a[1])
 	if v6 {
-		if ip == nil || ip.To4() != nil || !ip.IsMulticast() {
+		if ip, err := netip.ParseAddr(a[1]); err != nil || !ip.Is6() || ip.Is4In6() || !ip.IsMulticast() {
 			b.errf(d.Line, d.Name, "mcast6 %s: bad address %q: expected an IPv6 multicast group (ff00::/8)", dev, a[1])
 			ok = false
 		}
-	} else if ip4 := parseInetAton(a[1]); ip4 == nil || !ip4.IsMulticast() {
+	} else if ip4, ok4 := parseInetAton(a[1]); !ok4 || !ip4.IsMulticast() {
 		b.errf(d.Line, d.Name, "mcast %s: bad address %q: expected an IPv4 multicast group (224.0.0.0/4)", dev, a[1])
 		ok = false
 	}
@@ -607,7 +606,8 @@ func (b *builder) mcast(d hacf.Directive) {
 	}
 	group := a[1]
 	if !v6 {
-		group = parseInetAton(a[1]).String()
+		ip4, _ := parseInetAton(a[1])
+		group = ip4.String()
 	}
 	b.addMedium(d, Medium{Type: d.Name, Iface: dev, Group: group, Port: int(port), TTL: int(ttl), Loop: loop == 1})
 }
@@ -639,13 +639,13 @@ func (b *builder) ucast(d hacf.Directive) {
 			b.errf(d.Line, d.Name, "ucast6 %s: peer %q names interface %q, expected %q", dev, peer, zone, dev)
 			ok = false
 		}
-		if ip := net.ParseIP(host); ip == nil || ip.To4() != nil {
+		if ip, err := netip.ParseAddr(host); err != nil || !ip.Is6() {
 			if b.env.LookupHost != nil && b.env.LookupHost(host) != nil {
 				b.errf(d.Line, d.Name, "ucast6 %s: cannot resolve %q to an IPv6 address", dev, peer)
 				ok = false
 			}
 		}
-	} else if parseInetAton(peer) == nil && b.env.LookupHost != nil {
+	} else if _, lit := parseInetAton(peer); !lit && b.env.LookupHost != nil {
 		if err := b.env.LookupHost(peer); err != nil {
 			b.errf(d.Line, d.Name, "ucast %s: cannot resolve hostname %q: expected an IPv4 address or a resolvable name (%v)", dev, peer, err)
 			ok = false
@@ -691,23 +691,23 @@ func (b *builder) pingGroup(d hacf.Directive) {
 // parseInetAton accepts what inet_aton does for the common forms: a dotted
 // quad (also with fewer parts, as a.b.c / a.b / a). Hex and octal forms are
 // rare in ha.cf and are accepted only in dotted-decimal spelling.
-func parseInetAton(s string) net.IP {
-	if ip := net.ParseIP(s); ip != nil {
-		return ip.To4()
+func parseInetAton(s string) (netip.Addr, bool) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a, a.Is4()
 	}
 	parts := strings.Split(s, ".")
 	if len(parts) > 4 {
-		return nil
+		return netip.Addr{}, false
 	}
 	var vals []uint64
 	for _, p := range parts {
 		if p == "" || len(p) > 10 {
-			return nil
+			return netip.Addr{}, false
 		}
 		var v uint64
 		for _, ch := range p {
 			if ch < '0' || ch > '9' {
-				return nil
+				return netip.Addr{}, false
 			}
 			v = v*10 + uint64(ch-'0')
 		}
@@ -718,23 +718,23 @@ func parseInetAton(s string) net.IP {
 	case 1:
 		n = vals[0]
 		if n > 0xffffffff {
-			return nil
+			return netip.Addr{}, false
 		}
 	default:
 		for _, v := range vals[:len(vals)-1] {
 			if v > 255 {
-				return nil
+				return netip.Addr{}, false
 			}
 			n = n<<8 | v
 		}
 		last := vals[len(vals)-1]
 		shift := uint(8 * (5 - len(vals)))
 		if last >= 1<<shift {
-			return nil
+			return netip.Addr{}, false
 		}
 		n = n<<shift | last
 	}
-	return net.IPv4(byte(n>>24), byte(n>>16), byte(n>>8), byte(n)).To4()
+	return netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}), true
 }
 
 // --- whole-line built-ins ---

@@ -20,7 +20,7 @@ func fakeEnv(progs ...string) Env {
 	return Env{
 		Hostname: func() (string, error) { return "hb1", nil },
 		LookupHost: func(h string) error {
-			if parseInetAton(h) != nil || strings.Contains(h, ":") {
+			if _, ok := parseInetAton(h); ok || strings.Contains(h, ":") {
 				return nil
 			}
 			return errors.New("Resource temporarily unavailable")

@@ -32,11 +32,12 @@ type Options struct {
 }
 
 // Load reads ha.cf, authkeys and (in v1 mode) haresources from dir as node
-// (empty: uname -n), asking this machine about hosts, users, programs and
-// interfaces as heartbeat would. The Config is nil only when ha.cf cannot
-// be read; the list holds every problem found.
+// (empty: nodeinfo, else uname -n) with every check heartbeat makes on the
+// files themselves, but none that asks the machine (see Env; use LoadWith
+// with osenv.Env() for those, as `heartbeat --check` does). The Config is
+// nil only when ha.cf cannot be read; the list holds every problem found.
 func Load(dir, node string) (*Config, diag.List) {
-	return LoadWith(dir, Options{Node: node, Env: OSEnv()})
+	return LoadWith(dir, Options{Node: node, Env: Offline()})
 }
 
 // LoadWith is Load with explicit options.

@@ -20,12 +20,13 @@ import (
 	"io"
 
 	"github.com/heartbeat-go/heartbeat/hb/config"
+	"github.com/heartbeat-go/heartbeat/hb/config/osenv"
 )
 
 // Run runs the tool with args (without the program name) and returns its
 // exit code.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return run(args, stdout, stderr, config.OSEnv())
+	return run(args, stdout, stderr, osenv.Env())
 }
 
 func run(args []string, stdout, stderr io.Writer, env config.Env) int {
