@@ -125,6 +125,7 @@ type Machine struct {
 	shutdownStarted bool
 	restartAfter    bool
 	legacyPending   map[string]map[string]bool // key -> peers that have not answered our ip-request
+	legacyRecheck   bool
 	lastHolding     string
 }
 
@@ -576,6 +577,14 @@ func (m *Machine) PeerRestarted(now time.Time, node string) Output {
 		m.ev(&o, Info, "Cancelling pending standby operation")
 		m.setStandby(&o, standby{})
 	}
+	m.legacyRecheck = true
+	// It will not answer our ip-requests any more; it holds nothing now.
+	for k, pend := range m.legacyPending {
+		if pend[node] {
+			delete(pend, node)
+			m.legacyMaybeTake(now, &o, k)
+		}
+	}
 	if m.commUp && p.status != StatusDead && !m.shutdownWanted && (len(lost) > 0 || m.phase == PhaseStable) {
 		// It restarted faster than deadtime: what it held is gone, and so
 		// is whatever it was about to take from us.
@@ -744,12 +753,6 @@ func (m *Machine) commUpNow(now time.Time, o *Output) {
 	if !m.nice() {
 		m.setPhase(o, PhaseStable)
 		m.legacyAcquire(now, o)
-		if len(m.livePeers()) == 0 {
-			// Alone: the dead nodes' groups are ours. (With live peers
-			// they were taken over by one of them when their node died;
-			// legacy mode has no holdings exchange to tell which.)
-			m.takeDead(now, o)
-		}
 		m.maybeAcqDone(o, "req_our_resources")
 		return
 	}
@@ -1207,6 +1210,7 @@ func (m *Machine) tryFailback(now time.Time, o *Output) {
 // ---------------------------------------------------------------- death, shutdown, partitions
 
 func (m *Machine) peerDead(now time.Time, o *Output, p *peer, prev Status) {
+	m.legacyRecheck = true
 	if m.sb.phase != StandbyNot && m.sb.peer == p.name {
 		m.ev(o, Info, "Cancelling pending standby operation")
 		m.setStandby(o, standby{})
@@ -1369,6 +1373,7 @@ func (m *Machine) takeOrphans(now time.Time, o *Output, from, reason string) {
 
 func (m *Machine) onShutdone(now time.Time, o *Output, p *peer) {
 	m.ev(o, Info, "Received shutdown notice from '%s'.", p.name)
+	m.legacyRecheck = true
 	if m.sb.phase != StandbyNot && m.sb.peer == p.name {
 		m.ev(o, Info, "Cancelling pending standby operation")
 		m.setStandby(o, standby{})
@@ -1462,6 +1467,12 @@ func (m *Machine) finishShutdown(o *Output) {
 
 // afterChange runs the level-triggered rules after every input.
 func (m *Machine) afterChange(now time.Time, o *Output) {
+	if !m.nice() && m.legacyRecheck && m.commUp && !m.shutdownWanted {
+		// A peer restarted, died or left: what we gave it, or what it
+		// held for us, may be nobody's now. Ask again for what is ours.
+		m.legacyRecheck = false
+		m.legacyAcquire(now, o)
+	}
 	if m.shutdownWanted && !m.shutdownStarted && !m.Busy() {
 		m.shutdown(now, o, m.restartAfter)
 	}
@@ -1552,7 +1563,11 @@ func (m *Machine) legacyAcquire(now time.Time, o *Output) {
 	}
 	for _, g := range m.groups {
 		k := g.Key()
-		if g.Node != m.cfg.Local || m.held[k] {
+		// Our own groups, and those of dead nodes we now stand in for
+		// (with two nodes: all of a dead peer's). Whoever holds one
+		// releases it when asked; legacy mode has no holdings exchange.
+		mine := g.Node == m.cfg.Local || (!m.alive(g.Node) && m.responsible(g.Node) == m.cfg.Local)
+		if _, asked := m.legacyPending[k]; !mine || m.held[k] || asked || m.startQueued(k) {
 			continue
 		}
 		if active < 2 {
