@@ -740,6 +740,13 @@ func (l *Lab) cleanup() {
 			}
 		}
 	}
+	// Daemons started in a node may have left the process group the lab
+	// gave them (setsid, double fork). Anything still running inside one
+	// of the lab's private network namespaces descends from what the lab
+	// started there, so it goes too.
+	for _, n := range nodes {
+		killInNetns(filepath.Join(nsRoot, n.NS))
+	}
 	for _, n := range nodes {
 		if out, err := run("ip", "netns", "del", n.NS); err != nil {
 			l.t.Logf("netlab: ip netns del %s: %v: %s", n.NS, err, out)
@@ -747,6 +754,32 @@ func (l *Lab) cleanup() {
 	}
 	if out, err := run("ip", "netns", "del", l.Switch); err != nil {
 		l.t.Logf("netlab: ip netns del %s: %v: %s", l.Switch, err, out)
+	}
+}
+
+// killInNetns SIGKILLs every process whose network namespace is the one
+// bound at nsPath.
+func killInNetns(nsPath string) {
+	var want unix.Stat_t
+	if err := unix.Stat(nsPath, &want); err != nil {
+		return
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		var st unix.Stat_t
+		if err := unix.Stat(filepath.Join("/proc", e.Name(), "ns", "net"), &st); err != nil {
+			continue
+		}
+		if st.Ino == want.Ino && st.Dev == want.Dev {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
 	}
 }
 

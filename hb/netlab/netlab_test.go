@@ -2,6 +2,7 @@ package netlab
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -202,7 +203,7 @@ func TestLabIsolatedNodes(t *testing.T) {
 
 func TestLabStartAndCleanup(t *testing.T) {
 	var nss []string
-	var pid int
+	var pid, escaped int
 	t.Run("lab", func(t *testing.T) {
 		l := New(t, Options{Isolated: true})
 		p, err := l.Node("hb2").Start("sh", "-c", "echo started; hostname; exec sleep 1000")
@@ -211,6 +212,15 @@ func TestLabStartAndCleanup(t *testing.T) {
 		}
 		pid = p.PID
 		eventually(t, 5*time.Second, "output", func() bool { return strings.Contains(p.Output(), "started\nhb2\n") })
+		// A daemon that leaves its process group (as heartbeat's master
+		// does) is still removed.
+		pidFile := filepath.Join(l.Dir, "escaped.pid")
+		l.Node("hb1").MustRun("sh", "-c", "setsid -f sh -c 'echo $$ > "+pidFile+"; exec sleep 1001' </dev/null >/dev/null 2>&1")
+		eventually(t, 5*time.Second, "escaped pid", func() bool {
+			b, _ := os.ReadFile(pidFile)
+			escaped, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+			return escaped > 0
+		})
 		for _, n := range l.Nodes() {
 			nss = append(nss, n.NS)
 		}
@@ -224,8 +234,13 @@ func TestLabStartAndCleanup(t *testing.T) {
 			t.Errorf("netns %s survived cleanup", ns)
 		}
 	}
-	if b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline")); err == nil && bytes.Contains(b, []byte("sleep")) {
-		t.Errorf("started process %d survived cleanup", pid)
+	for _, p := range []int{pid, escaped} {
+		// Killed processes may linger as zombies for an instant; a live one
+		// still has its command line.
+		eventually(t, 5*time.Second, fmt.Sprintf("pid %d gone", p), func() bool {
+			b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(p), "cmdline"))
+			return err != nil || !bytes.Contains(b, []byte("sleep"))
+		})
 	}
 }
 
