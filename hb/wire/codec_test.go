@@ -258,6 +258,60 @@ func TestSignatureVerdicts(t *testing.T) {
 	}
 }
 
+// Compressed messages as heartbeat's library writes them (libplumb with
+// its zlib plugin; trailers left off): a struct added with
+// ha_msg_addstruct_compress, and a whole message under
+// traditional_compression.
+const (
+	libFieldCompressed = "###\x0a6:(0)t=x,48:(4)s=x\x9cSVV\xe622\xb7\xd20\xd0\xcc6\xb0-K\xcc)M\xd55@\xa5t\xa0\xd2\x86PiCTJGUU\x95\x0b\x00\xbb%\x14\x1d,30:(0)_compression_algorithm=zlib,%%%\x0a"
+	libTraditional     = "###\x0a85:(1)_compressed_payload=x\x9cSVV\xe62\xb3\xd20\xd0,\xb1\xad\xd017\xb5\xd20\xd2,\xb6U\x06\x0a\x1a\x99\x83D\xb3\x0dl\xcb\x12sJSu\x0dP)\x1d\xa8\xb4!T\xda\x10\x95\xd2QUU\xe5\x02\x13\x00\xa6\x0d\x19T,30:(0)_compression_algorithm=zlib,%%%\x0a"
+)
+
+func TestLibraryCompression(t *testing.T) {
+	child := &Message{}
+	child.Add("k0", "value-0value-0value-0")
+	child.Add("k1", "value-1value-1value-1")
+	p, err := Parse([]byte(libFieldCompressed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Msg.Fields) != 3 || p.Msg.Fields[1].Type != Compressed || p.Msg.Value(FCompressionAlgorithm) != "zlib" {
+		t.Fatalf("%+v", p.Msg)
+	}
+	got, err := p.Msg.Fields[1].Expand()
+	if err != nil || !equalMsg(got, child) {
+		t.Fatalf("expand: %v %+v", err, got)
+	}
+	// Our Compress gives the same shape.
+	m := &Message{}
+	m.Add("t", "x")
+	m.Fields = append(m.Fields, Field{Name: "s", Type: Uncompress, Child: child})
+	c, err := Compress(m, DefaultCompressionThreshold, false)
+	if err != nil || len(c.Fields) != 3 || c.Fields[1].Type != Compressed || c.Fields[2].Name != FCompressionAlgorithm {
+		t.Fatalf("compress: %v %+v", err, c)
+	}
+
+	p, err = Parse([]byte(libTraditional))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner, err := Decompress(p.Msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Message{}
+	want.Add("t", "x")
+	want.Fields = append(want.Fields, Field{Name: "s", Type: Struct, Child: child})
+	if !equalMsg(inner, want) {
+		t.Fatalf("decompress: %+v", inner)
+	}
+	m.Fields[1].Type = Struct
+	tc, err := Compress(m, 1, true)
+	if err != nil || len(tc.Fields) != 2 || tc.Fields[0].Name != FCompressedPayload || tc.Fields[1].Name != FCompressionAlgorithm {
+		t.Fatalf("traditional compress: %v %+v", err, tc)
+	}
+}
+
 func TestCompression(t *testing.T) {
 	k := mustKeys(t, []byte("auth 1\n1 sha1 s\n"))
 	child := &Message{}
@@ -272,7 +326,7 @@ func TestCompression(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &c.Fields[len(c.Fields)-1]
+	f := &c.Fields[len(c.Fields)-2]
 	if f.Type != Compressed || len(f.Value) == 0 || m.Fields[len(m.Fields)-1].Type != Uncompress {
 		t.Fatalf("field compression: %+v", f)
 	}
@@ -284,7 +338,7 @@ func TestCompression(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	back, err := got.Fields[len(got.Fields)-2].Expand()
+	back, err := got.Fields[len(got.Fields)-3].Expand()
 	if err != nil || !equalMsg(back, child) {
 		t.Fatalf("expand: %v", err)
 	}

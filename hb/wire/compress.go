@@ -105,25 +105,33 @@ func Decompress(m *Message) (*Message, error) {
 	return inner, nil
 }
 
-// Compress applies heartbeat's compression to an outgoing message whose
-// netstring form is larger than threshold bytes: with traditional set,
-// the whole message becomes FCompressionAlgorithm=zlib plus a binary
-// FCompressedPayload; otherwise each Uncompress field (a struct marked
-// for compression) becomes a Compressed field. Smaller messages, and
-// messages without Uncompress fields in the non-traditional mode, are
-// returned unchanged. m itself is not modified.
+// Compress applies heartbeat's compression to an outgoing message, as its
+// message library does (checked with libplumb and its zlib plugin):
+//
+//   - traditional (ha.cf "traditional_compression yes"): when the netstring
+//     form is longer than threshold bytes, the whole message is replaced by
+//     a binary FCompressedPayload (zlib of that netstring form) followed by
+//     FCompressionAlgorithm=zlib;
+//   - otherwise every Uncompress field (a struct marked for compression)
+//     becomes a Compressed field holding the zlib stream of the struct's
+//     netstring form, whatever the size, and FCompressionAlgorithm=zlib is
+//     appended to the message.
+//
+// Messages needing neither are returned as they are; m is not modified.
+// Our zlib stream decodes anywhere but need not be byte-identical to C
+// zlib's.
 func Compress(m *Message, threshold int, traditional bool) (*Message, error) {
-	ns, err := AppendNetstring(nil, m)
-	if err != nil {
-		return nil, err
-	}
-	if len(ns) <= threshold {
-		return m, nil
-	}
 	if traditional {
+		ns, err := AppendNetstring(nil, m)
+		if err != nil {
+			return nil, err
+		}
+		if len(ns) <= threshold {
+			return m, nil
+		}
 		out := &Message{}
-		out.Add(FCompressionAlgorithm, "zlib")
 		out.AddBinary(FCompressedPayload, zlibCompress(ns))
+		out.Add(FCompressionAlgorithm, "zlib")
 		return out, nil
 	}
 	out := m
@@ -134,11 +142,20 @@ func Compress(m *Message, threshold int, traditional bool) (*Message, error) {
 		if out == m {
 			out = &Message{Fields: append([]Field(nil), m.Fields...)}
 		}
-		z, err := compressChild(m.Fields[i].Child, 0)
+		child := m.Fields[i].Child
+		if child == nil {
+			child = &Message{}
+		}
+		z, err := compressChild(child, 0)
 		if err != nil {
 			return nil, err
 		}
 		out.Fields[i] = Field{Name: m.Fields[i].Name, Type: Compressed, Value: z}
+	}
+	if out != m {
+		if _, ok := out.Get(FCompressionAlgorithm); !ok {
+			out.Add(FCompressionAlgorithm, "zlib")
+		}
 	}
 	return out, nil
 }

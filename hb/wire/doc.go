@@ -58,6 +58,16 @@
 //	Decompress(m), (*Field).Expand()        // the reverse
 //	ReasonOf(err) DropReason                // Accepted for nil
 //
+// Compression, as heartbeat's library and zlib plugin do it (recorded
+// vectors in codec_test.go): a struct marked for compression is sent as
+// "(4)name=ZLIB" (zlib of the struct's netstring form), with
+// "_compression_algorithm=zlib" appended to the message; under
+// traditional_compression a message over the threshold becomes
+// "(1)_compressed_payload=ZLIB" (zlib of its whole netstring form, auth
+// field inside) followed by "_compression_algorithm=zlib". Decode expands
+// the latter; Compressed fields stay raw until Field.Expand, as heartbeat
+// expands them only when read. v1 (haresources) clusters never compress.
+//
 // Retransmissions: heartbeat answers a retransmit request by sending the
 // original packet again, byte for byte (same ts, same signatures); keep
 // the encoded bytes rather than re-encoding.
