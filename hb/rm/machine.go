@@ -381,6 +381,7 @@ func (m *Machine) setStandby(o *Output, s standby) {
 // finish completes an Output: starts the next action, sets Wake, reports
 // holding changes.
 func (m *Machine) finish(now time.Time, o *Output) Output {
+	m.timers(now, o)
 	for i := 0; i < 4; i++ {
 		m.pump(now, o)
 		if m.Busy() {
@@ -640,28 +641,33 @@ func orAll(s string) string {
 // Tick fires due timers.
 func (m *Machine) Tick(now time.Time) Output {
 	var o Output
+	return m.finish(now, &o)
+}
+
+// timers fires the timers that are due (on every input, so that Wake is
+// never in the past).
+func (m *Machine) timers(now time.Time, o *Output) {
 	if m.phase == PhaseRscRcvd && !m.rqstAt.IsZero() && !now.Before(m.rqstAt) {
-		m.ev(&o, Info, "local resource transition completed.")
-		m.reqOurResources(now, &o, "HB_R_BOTHSTARTING")
+		m.ev(o, Info, "local resource transition completed.")
+		m.reqOurResources(now, o, "HB_R_BOTHSTARTING")
 	}
 	if m.sb.phase == StandbyMe && !now.Before(m.sb.replyBy) {
-		m.ev(&o, Warn, "No reply to standby request.  Standby request cancelled.")
-		m.setStandby(&o, standby{})
+		m.ev(o, Warn, "No reply to standby request.  Standby request cancelled.")
+		m.setStandby(o, standby{})
 	}
 	if m.sb.phase == StandbyOther && !now.Before(m.sb.maxBy) {
-		m.ev(&o, Warn, "Standby operation by %s timed out: cancelled.", m.sb.peer)
-		m.setStandby(&o, standby{})
+		m.ev(o, Warn, "Standby operation by %s timed out: cancelled.", m.sb.peer)
+		m.setStandby(o, standby{})
 	}
 	if !m.startFailAt.IsZero() && !now.Before(m.startFailAt) {
 		m.startFailAt = time.Time{}
-		m.ev(&o, Info, "Going standby [foreign].")
-		m.goStandby(now, &o, HoldForeign)
+		m.ev(o, Info, "Going standby [foreign].")
+		m.goStandby(now, o, HoldForeign)
 	}
 	if !m.failbackAt.IsZero() && !now.Before(m.failbackAt) {
 		m.failbackAt = time.Time{}
-		m.tryFailback(now, &o)
+		m.tryFailback(now, o)
 	}
-	return m.finish(now, &o)
 }
 
 // Receive handles a cluster message delivered in order by the core.
