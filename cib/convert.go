@@ -22,6 +22,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/beevik/etree"
 	"github.com/heartbeat-go/heartbeat/haresources"
 	"github.com/heartbeat-go/heartbeat/hb/diag"
 )
@@ -123,6 +124,7 @@ type idOwner struct {
 type CIB struct {
 	Schema Schema
 	m      model
+	doc    *etree.Document
 }
 
 // Convert converts haresources contents (read from path) and the ha.cf
@@ -164,14 +166,21 @@ func Convert(data []byte, path string, cf *HaCf, opt Options) (*CIB, diag.List) 
 	cib := &CIB{Schema: opt.Schema, m: c.m}
 	// Derived ids (R_mon, R_attr_N, rsc_location_R...) can still meet a
 	// user's #name: every id of the document must be unique.
+	cib.doc = cib.build()
 	seen := map[string]bool{}
-	for _, e := range cib.Document().FindElements("//*[@id]") {
-		id := e.SelectAttrValue("id", "")
-		if seen[id] {
-			c.errorf(0, id, "the id %s would appear twice in the CIB (a #name that equals an id the converter derives); choose another #name", id)
+	var walk func(e *etree.Element)
+	walk = func(e *etree.Element) {
+		if a := e.SelectAttr("id"); a != nil {
+			if seen[a.Value] {
+				c.errorf(0, a.Value, "the id %s would appear twice in the CIB (a #name that equals an id the converter derives); choose another #name", a.Value)
+			}
+			seen[a.Value] = true
 		}
-		seen[id] = true
+		for _, k := range e.ChildElements() {
+			walk(k)
+		}
 	}
+	walk(cib.doc.Root())
 	if c.probs.HasErrors() {
 		return nil, c.probs
 	}
@@ -438,6 +447,7 @@ func (c *converter) clone(line int, toks []string, name string) {
 	if len(toks) > 2 {
 		c.warnf(line, "", "only %s is cloned; %s on this line are ignored (as the original converter does)", toks[1], strings.Join(toks[2:], " "))
 	}
+	c.warnf(line, "", "heartbeat v1 ran %s on %s only (the #clone:%s comment means nothing to it); as a clone it runs on every node", toks[1], toks[0], name)
 	id := name
 	if id == "" {
 		id = "clone_" + strconv.Itoa(c.groupIndex)

@@ -48,8 +48,13 @@ var pacemakerOptions = [][2]string{
 	{"pe-input-series-max", "-1"},
 }
 
-// Document builds the CIB as an etree document.
+// Document returns the CIB as an etree document (a copy: changing it does
+// not change the CIB).
 func (c *CIB) Document() *etree.Document {
+	return c.doc.Copy()
+}
+
+func (c *CIB) build() *etree.Document {
 	doc := etree.NewDocument()
 	if c.Schema == Legacy {
 		doc.SetRoot(c.legacy())
@@ -244,7 +249,7 @@ func (c *CIB) pacemaker() *etree.Element {
 func (c *CIB) WriteTo(w io.Writer) (int64, error) {
 	cw := &countWriter{w: w}
 	bw := bufio.NewWriter(cw)
-	root := c.Document().Root()
+	root := c.doc.Root()
 	if c.Schema == Legacy {
 		bw.WriteString("<?xml version=\"1.0\" ?>\n")
 		writeElement(bw, root, 0, "\t", true)
