@@ -116,7 +116,11 @@ func appendClassicFields(dst []byte, m *Message, depth int, skipAuth bool) ([]by
 func DecodeClassic(b []byte) (*Message, int, error) {
 	if len(b) > MaxMessage {
 		// Only the message itself must fit; look no further than that.
-		b = b[:MaxMessage+len(clEnd)+1]
+		m, n, err := decodeClassic(b[:MaxMessage], 0, 0)
+		if ReasonOf(err) == DropTruncated {
+			err = fail(DropTooLarge, MaxMessage, "no \"<<<\" within %d bytes", MaxMessage)
+		}
+		return m, n, err
 	}
 	return decodeClassic(b, 0, 0)
 }

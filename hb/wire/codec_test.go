@@ -184,6 +184,13 @@ func TestLimits(t *testing.T) {
 	if _, err := Parse(make([]byte, MaxMessage+1)); ReasonOf(err) != DropTooLarge {
 		t.Errorf("oversized parse: %v", err)
 	}
+	long := []byte(">>>\n" + strings.Repeat("a=1\n", MaxMessage/4) + "<<<\n")
+	if _, _, err := DecodeClassic(long); ReasonOf(err) != DropTooLarge {
+		t.Errorf("oversized classic: %v", err)
+	}
+	if _, n, err := DecodeClassic(append([]byte(">>>\na=1\n<<<\n"), long...)); err != nil || n != 12 {
+		t.Errorf("a small message before a long stream: %d %v", n, err)
+	}
 	deep := &Message{}
 	deep.Add("a", "1")
 	for range MaxDepth + 1 {
