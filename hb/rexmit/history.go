@@ -116,15 +116,18 @@ func (h *History[M]) Answer(now time.Time, first, last, peerAck uint64, dst *Req
 	// history size so that a hostile range cannot make us spin.
 	if h.hi >= MaxMsgHist && first <= h.hi-MaxMsgHist {
 		low := h.hi - MaxMsgHist
-		from := first
-		if low-from >= MaxRexmitBatch {
-			from = low - MaxRexmitBatch + 1
+		to := min(last, low)
+		if to-first >= MaxRexmitBatch {
+			to = first + MaxRexmitBatch - 1
 		}
-		for s := from; s <= low && s <= last; s++ {
+		for s := first; s <= to; s++ {
 			if s > peerAck {
 				dst.Refused = append(dst.Refused, s)
 				dst.Reasons = append(dst.Reasons, TooLow)
 			}
+		}
+		if last <= low {
+			return
 		}
 		first = low + 1
 	}
