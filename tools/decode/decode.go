@@ -6,6 +6,7 @@
 //
 //	heartbeat decode [--authkeys FILE] [--json] [--udpport N] FILE...
 //
+// FILE "-" is standard input (tcpdump -w - | heartbeat decode -).
 // Verdicts: "ok" (both signatures good), "bad" (a digest does not match),
 // "unknown key index" (the signature names an index FILE does not
 // configure), "no auth" (a signature is missing or unreadable), and
@@ -15,6 +16,7 @@
 package decode
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/hex"
@@ -56,7 +58,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	port := fs.Int("udpport", 694, "UDP `PORT` heartbeat packets are sent to")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: heartbeat decode [--authkeys FILE] [--json] [--udpport N] FILE...")
-		fmt.Fprintln(stderr, "FILE is a pcap capture (tcpdump -w) or a raw serial byte log.")
+		fmt.Fprintln(stderr, "FILE is a pcap capture (tcpdump -w) or a raw serial byte log; - is standard input.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -88,7 +90,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if ctx.Err() != nil {
 			return 2
 		}
-		if err := d.file(ctx, name); err != nil {
+		if err := d.file(ctx, name, stdin); err != nil {
 			fmt.Fprintf(stderr, "decode: %s: %v\n", name, err)
 			code = 2
 		}
@@ -139,21 +141,27 @@ var typeNames = map[wire.FieldType]string{
 	wire.List: "list", wire.Compressed: "compressed", wire.Uncompress: "uncompress",
 }
 
-func (d *dissector) file(ctx context.Context, name string) error {
-	f, err := os.Open(name)
-	if err != nil {
-		return err
+func (d *dissector) file(ctx context.Context, name string, stdin io.Reader) error {
+	var r io.Reader
+	if name == "-" {
+		if stdin == nil {
+			return errors.New("no standard input")
+		}
+		r = stdin
+	} else {
+		f, err := os.Open(name)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		r = f
 	}
-	defer f.Close()
-	head := make([]byte, 4)
-	n, _ := io.ReadFull(f, head)
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return err
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, _ := br.Peek(4)
+	if isPcapMagic(head) {
+		return d.pcapFile(ctx, name, br)
 	}
-	if n == 4 && isPcapMagic(head) {
-		return d.pcapFile(ctx, name, f)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxInput))
+	data, err := io.ReadAll(io.LimitReader(br, maxInput))
 	if err != nil {
 		return err
 	}

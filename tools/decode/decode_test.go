@@ -142,6 +142,19 @@ func TestTextOutput(t *testing.T) {
 	}
 }
 
+func TestStdin(t *testing.T) {
+	c := allCaptures(t)[0]
+	data, err := os.ReadFile(c.file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := Run(context.Background(), []string{"--authkeys", c.keys, "-"}, bytes.NewReader(data), &out, &errb)
+	if code != 0 || !strings.Contains(out.String(), "# -: 180 messages, ok=180") {
+		t.Fatalf("exit %d, %s %s", code, errb.String(), out.String()[max(0, out.Len()-100):])
+	}
+}
+
 func TestBadInput(t *testing.T) {
 	dir := t.TempDir()
 	junk := filepath.Join(dir, "junk.bin")
