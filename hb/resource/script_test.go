@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/heartbeat-go/heartbeat/haresources"
+	"github.com/heartbeat-go/heartbeat/hb/rm"
 )
 
 // script writes an executable shell script.
@@ -254,5 +255,21 @@ func TestGroupStopRetriesThenReboot(t *testing.T) {
 	g = &Groups{Runner: f, RetryDelay: time.Millisecond, StopRetries: 1}
 	if err := g.Stop(context.Background(), grp("a")); err != nil {
 		t.Fatalf("err %v", err)
+	}
+}
+
+func TestGroupsDoMapsResults(t *testing.T) {
+	f := &fake{running: map[string]bool{}, failOp: map[string]int{"b start": -1}}
+	g := &Groups{Runner: f, RetryDelay: time.Millisecond, StopRetries: 1}
+	ctx := context.Background()
+	if r := g.Do(ctx, rm.Action{Kind: rm.StartGroup, Group: grp("a")}); r != rm.OK {
+		t.Fatalf("start a: %v", r)
+	}
+	if r := g.Do(ctx, rm.Action{Kind: rm.StartGroup, Group: grp("b")}); r != rm.Failed {
+		t.Fatalf("start b: %v", r)
+	}
+	f.failOp["a stop"] = -1
+	if r := g.Do(ctx, rm.Action{Kind: rm.StopGroup, Group: grp("a")}); r != rm.StopFailedRun {
+		t.Fatalf("stop a: %v", r)
 	}
 }
