@@ -73,6 +73,9 @@ type peer struct {
 	// releasing: its last word was "isstable=0 info=shutdown|standby": it
 	// is stopping groups it may no longer list.
 	releasing bool
+	// booting: it sent "starting" and has not been stable since: it holds
+	// nothing yet.
+	booting bool
 }
 
 type op struct {
@@ -569,6 +572,7 @@ func (m *Machine) PeerRestarted(now time.Time, node string) Output {
 	}
 	m.ev(&o, Info, "Heartbeat restart on node %s", node)
 	p.restart = true
+	p.booting, p.releasing = false, false
 	lost := m.keysOf(p.claims)
 	p.claims = map[string]bool{}
 	p.stable = false
@@ -837,6 +841,7 @@ func (m *Machine) onStarting(now time.Time, o *Output, p *peer) {
 	p.answered = true
 	p.gone = false
 	p.releasing = false
+	p.booting = true
 	if m.sb.phase != StandbyNot && m.sb.peer == p.name {
 		m.ev(o, Info, "Cancelling pending standby operation")
 		m.setStandby(o, standby{})
@@ -877,7 +882,12 @@ func (m *Machine) onResource(now time.Time, o *Output, p *peer, msg *wire.Messag
 	if info == "shutdown" {
 		p.stable = false
 	}
-	p.releasing = unstable && (info == "shutdown" || info == "standby")
+	switch {
+	case !unstable:
+		p.releasing, p.booting = false, false
+	case info == "shutdown" || info == "standby":
+		p.releasing, p.booting = true, false
+	}
 	p.answered = true
 	if !m.nice() || !m.commUp {
 		if st, ok := msg.Get(FIsStable); ok {
@@ -930,7 +940,9 @@ func (m *Machine) readyToStabilise() bool {
 		return true
 	}
 	for _, p := range live {
-		if p.releasing {
+		if !p.stable && (p.releasing || !p.booting) {
+			// It may be stopping groups it no longer lists: wait for it
+			// to be stable (or RQSTDELAY), as heartbeat does.
 			return false
 		}
 	}
@@ -1232,6 +1244,7 @@ func (m *Machine) peerDead(now time.Time, o *Output, p *peer, prev Status) {
 	}
 	m.stonith(o, p)
 	p.stable = true
+	p.booting, p.releasing = false, false
 	wasGone := p.gone
 	p.gone = false
 	if m.shutdownWanted {
