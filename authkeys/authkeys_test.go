@@ -61,7 +61,7 @@ func TestOracle(t *testing.T) {
 			if accepted != (k != nil) {
 				t.Fatalf("accepted=%v but keys=%v", accepted, k)
 			}
-			got := msgs(probs)
+			got := msgs(probs.Errors())
 			if strings.Join(got, " | ") != strings.Join(want, " | ") {
 				t.Errorf("messages\n got %q\nwant %q", got, want)
 			}
@@ -103,6 +103,28 @@ func TestParseDetails(t *testing.T) {
 				t.Fatalf("got active=%d line=%d key=%+v, want %d %s %q line %d", k.Active, k.ActiveLine, key, c.active, c.method, c.secret, c.activeLineNum)
 			}
 		})
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	cases := map[string]string{
+		"auth 1\n1 md5 \"cluster twin test\"\n": `text after the key is ignored ("twin test\""): heartbeat uses "\"cluster" as the key`,
+		"auth 3\n3 md5 \"5a6847e54d5794f\" \n":  `quotes are part of the key: heartbeat uses "\"5a6847e54d5794f\"" as the key`,
+		"auth 1\n1 sha1 key # comment\n":        `text after the key is ignored ("# comment"): heartbeat uses "key" as the key`,
+		"auth 1\n1 crc\nauth 3\n":               "auth 3 names no key defined after it: heartbeat keeps signing with key 1",
+		"2 crc\nauth 1\n1 crc\nauth 2\n":        "auth 2 names no key defined after it: heartbeat keeps signing with key 1",
+		"auth 1\n1 sha1 plain\n":                "",
+		"auth 1\n1 crc\nauth 1\n":               "",
+	}
+	for in, want := range cases {
+		k, probs := Parse([]byte(in), "authkeys")
+		if k == nil || probs.HasErrors() {
+			t.Fatalf("%q rejected: %v", in, probs)
+		}
+		got := strings.Join(msgs(probs.Warnings()), " | ")
+		if got != want {
+			t.Errorf("%q: warnings %q, want %q", in, got, want)
+		}
 	}
 }
 

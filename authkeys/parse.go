@@ -54,7 +54,9 @@ func Load(path string) (*Keys, diag.List) {
 // does; path is only used in messages. It returns the keys and every
 // problem found. When the returned list holds an error, heartbeat would
 // refuse to start ("Authentication configuration error."), and Keys is
-// nil.
+// nil. Warnings (heartbeat starts) point at surprises: text after a key
+// (a key written with blanks, a trailing comment), quotes kept in a key,
+// an auth directive that does not change the signing key.
 //
 // The rules, each checked against the real daemon (testdata/oracle.tsv):
 //   - Leading blanks and tabs are skipped. Empty lines and lines whose
@@ -112,10 +114,11 @@ func Parse(data []byte, path string) (*Keys, diag.List) {
 			continue
 		}
 		idx, rest, good := scanInt(bp)
-		var method, key string
+		var method, key, after string
 		if good {
 			method, rest = scanWord(rest)
-			key, _ = scanWord(rest)
+			key, after = scanWord(rest)
+			after = strings.TrimRight(skipSpace(after), " \t\n\v\f\r")
 		}
 		if !good || method == "" {
 			probs.Errorf(path, lineNo, "", "Auth line [%s] is invalid.", shown)
@@ -145,6 +148,12 @@ func Parse(data []byte, path string) (*Keys, diag.List) {
 			ok = false
 			continue
 		}
+		switch {
+		case after != "":
+			probs.Warnf(path, lineNo, method, "text after the key is ignored (%q): heartbeat uses %q as the key", after, key)
+		case key != "" && (key[0] == '"' || key[0] == '\''):
+			probs.Warnf(path, lineNo, method, "quotes are part of the key: heartbeat uses %q as the key", key)
+		}
 		keys.Keys[idx] = Key{Index: idx, Method: m, Secret: key, Line: lineNo}
 		if idx == authnum {
 			keys.Active, keys.ActiveLine = idx, authLine
@@ -159,6 +168,9 @@ func Parse(data []byte, path string) (*Keys, diag.List) {
 	}
 	if !ok {
 		return nil, probs
+	}
+	if keys.Active != authnum {
+		probs.Warnf(path, authLine, "auth", "auth %d names no key defined after it: heartbeat keeps signing with key %d", authnum, keys.Active)
 	}
 	return keys, probs
 }
