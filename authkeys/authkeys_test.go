@@ -3,6 +3,7 @@ package authkeys
 import (
 	"bufio"
 	"errors"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -242,6 +243,23 @@ func TestCRC32(t *testing.T) {
 		}
 	}
 	t.Fatal("no short CRC found")
+}
+
+// TestCRC32Slicing: the four-bytes-at-a-time CRC equals the plain one
+// for every length and alignment.
+func TestCRC32Slicing(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	buf := make([]byte, 300)
+	for i := range buf {
+		buf[i] = byte(r.Uint32())
+	}
+	for start := range 5 {
+		for end := start; end <= len(buf); end++ {
+			if got, want := CRC32(buf[start:end]), crc32Bytewise(buf[start:end]); got != want {
+				t.Fatalf("[%d:%d] %x != %x", start, end, got, want)
+			}
+		}
+	}
 }
 
 func TestSignVerify(t *testing.T) {
