@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"strconv"
+	"strings"
 )
 
 // sep is the line separator of the classic form at a nesting depth: '\n'
@@ -56,6 +57,9 @@ func appendClassicFields(dst []byte, m *Message, depth int, skipAuth bool) ([]by
 		f := &m.Fields[i]
 		if skipAuth && f.Name == FAuth {
 			continue
+		}
+		if f.Name == "" || strings.ContainsAny(f.Name, "=\n") {
+			return dst, fail(DropMalformed, 0, "field name %q cannot be written", f.Name)
 		}
 		if f.Type != String {
 			dst = append(dst, '(', '0'+byte(f.Type), ')')

@@ -212,6 +212,33 @@ func TestLimits(t *testing.T) {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
+func TestEncodeRefusesUnwritableNames(t *testing.T) {
+	k := mustKeys(t, []byte("auth 1\n1 sha1 s\n"))
+	for _, name := range []string{"", "a=b"} {
+		m := &Message{Fields: []Field{{Name: name, Value: []byte("v")}}}
+		if _, err := Encode(m, k); ReasonOf(err) != DropMalformed {
+			t.Errorf("netstring, name %q: %v", name, err)
+		}
+	}
+	for _, name := range []string{"", "a=b", "a\nb"} {
+		m := &Message{Fields: []Field{{Name: name, Value: []byte("v")}}}
+		if _, err := EncodeClassic(m); ReasonOf(err) != DropMalformed {
+			t.Errorf("classic, name %q: %v", name, err)
+		}
+	}
+}
+
+func TestDecodedValuesDoNotShareCapacity(t *testing.T) {
+	p, err := Parse([]byte("###\n6:(0)a=1,6:(0)b=2,%%%\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = append(p.Msg.Fields[0].Value, 'X', 'X', 'X', 'X', 'X', 'X')
+	if p.Msg.Value("b") != "2" {
+		t.Fatal("appending to one value overwrote the next")
+	}
+}
+
 func TestSignatureVerdicts(t *testing.T) {
 	k := mustKeys(t, []byte("auth 2\n1 md5 old\n2 sha1 new\n"))
 	m := statusMessage()

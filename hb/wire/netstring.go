@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"strconv"
+	"strings"
 )
 
 // Framing of the two wire forms.
@@ -49,6 +50,9 @@ func appendNetstring(dst []byte, m *Message, depth int) ([]byte, error) {
 func appendNSField(dst []byte, f *Field, depth int) ([]byte, error) {
 	if f.Name == "" {
 		return dst, fail(DropMalformed, 0, "field with an empty name")
+	}
+	if strings.IndexByte(f.Name, '=') >= 0 {
+		return dst, fail(DropMalformed, 0, "field name %q holds '='", f.Name)
 	}
 	if f.Type > Uncompress {
 		return dst, fail(DropBadFieldType, 0, "field %q has type %d", f.Name, f.Type)
@@ -218,7 +222,9 @@ func decodeNSField(data []byte, off, depth int) (Field, error) {
 		return Field{}, fail(DropMalformed, off, "field with an empty name")
 	}
 	f := Field{Name: internName(rest[:eq]), Type: t}
-	val := rest[eq+1:]
+	// Cap the capacity: values share one buffer, and an append to one
+	// must not overwrite the next.
+	val := rest[eq+1 : len(rest) : len(rest)]
 	voff := off + 3 + eq + 1
 	switch t {
 	case String:
