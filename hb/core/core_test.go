@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -366,3 +367,20 @@ func FuzzReceive(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkReceiveStatus(b *testing.B) {
+	n := newHb1(&testing.T{})
+	n.Tick(t0)
+	m := hb2Status("1", "active")
+	now := t0
+	var seq uint64
+	b.ReportAllocs()
+	for b.Loop() {
+		seq++
+		m.Set(wire.FSeq, strconvHexU(seq))
+		now = now.Add(time.Millisecond)
+		n.Receive(now, "eth0", m)
+	}
+}
+
+func strconvHexU(v uint64) string { return strconv.FormatUint(v, 16) }

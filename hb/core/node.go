@@ -536,14 +536,17 @@ func (n *Node) receive(medium string, m *wire.Message) (DropReason, *peer) {
 	if v, ok := parseHex(ts); !ok || v == 0 {
 		return DropMalformed, nil
 	}
-	name := lower(src)
-	if name == n.self {
+	if equalLower(src, n.self) {
 		return DropFromSelf, nil
 	}
-	p := n.peers[name]
+	p := n.peers[string(src)]
+	if p == nil {
+		p = n.peers[lower(src)]
+	}
 	if p == nil {
 		return DropUnknownNode, nil
 	}
+	name := p.name
 	var gen uint64
 	if g, ok := m.GetBytes(wire.FHg); ok {
 		v, ok := parseHex(g)
@@ -783,8 +786,8 @@ func (n *Node) deliverAll(p *peer, msgs []*wire.Message, applyStatus bool) {
 }
 
 func (n *Node) applyStatus(p *peer, m *wire.Message) {
-	st := Status(strings.ToLower(m.Value(wire.FStatus)))
-	if st == "" {
+	sb, _ := m.GetBytes(wire.FStatus)
+	if len(sb) == 0 {
 		return
 	}
 	if db, ok := m.GetBytes(wire.FDeadTime); ok {
@@ -793,6 +796,10 @@ func (n *Node) applyStatus(p *peer, m *wire.Message) {
 		}
 	}
 	old := p.mp.Status
+	if equalLower(sb, string(old)) {
+		return // the usual case: nothing changed
+	}
+	st := Status(lower(sb))
 	if old == StatusDead && st != StatusDead && p.diedGen != 0 && p.diedGen == p.gen {
 		n.event(Event{Kind: PartitionHealed, Node: p.name, Gen: p.gen})
 	}
@@ -811,7 +818,23 @@ func isToUs(m *wire.Message, self string, uuid [16]byte) bool {
 		return bytes.Equal(u, uuid[:])
 	}
 	d, ok := m.GetBytes(wire.FTo)
-	return !ok || lower(d) == self
+	return !ok || equalLower(d, self)
+}
+
+// equalLower reports whether b, lower-cased, equals the lower-case s.
+func equalLower(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func mustBytes(m *wire.Message, name string) []byte {

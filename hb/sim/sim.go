@@ -13,6 +13,14 @@
 //
 // Runs are deterministic: one seed drives the network and every node. The
 // seed is logged when a test fails, so any run replays exactly.
+//
+// Cost (BenchmarkCluster16, 16 nodes, network and checks included, on a
+// shared 2-core CI-class VM, 2026-11): keepalive 1 s: about 5 ms CPU and
+// 3.3k allocations per node per simulated minute; keepalive 100 ms: about
+// 60 ms and 33k; keepalive 1 s with 30% loss on every link: about 13 ms and
+// 11k (retransmission requests and answers reach every node). A whole
+// 10-minute, 16-node, 30%-loss run takes about 2.5 s of CPU: heartbeat's
+// protocol makes about 1.5 million deliveries there.
 package sim
 
 import (
