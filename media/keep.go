@@ -111,6 +111,11 @@ func (k *Kept) loop() {
 			k.opts.Logger.Info("medium reopened", "medium", k.name)
 		}
 		k.mu.Unlock()
+		if ol, ok := m.(OpenLogger); ok {
+			for _, line := range ol.OpenLog() {
+				k.opts.Logger.Info(line, "medium", k.name)
+			}
+		}
 		k.setState(StateUp)
 		backoff = k.opts.MinBackoff
 

@@ -60,6 +60,13 @@ type Reporter interface {
 	Stats() Stats
 }
 
+// OpenLogger is implemented by media that know the info lines heartbeat
+// 3.0.6 logs when it opens the same medium (without the "glib: " prefix
+// heartbeat puts before plugin messages). Keep logs them on every open.
+type OpenLogger interface {
+	OpenLog() []string
+}
+
 // Errors shared by the media.
 var (
 	ErrClosed   = errors.New("medium closed")

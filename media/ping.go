@@ -113,6 +113,15 @@ func openPing(kind Kind, name, link string, targets []netip.Addr, v6 bool) (*Pin
 	return p, nil
 }
 
+// OpenLog returns what heartbeat's ping plugin logs when it opens (nil for
+// ping6 and ping_group, whose wording is not recorded).
+func (p *Ping) OpenLog() []string {
+	if p.kind == KindPing {
+		return []string{"ping heartbeat started."}
+	}
+	return nil
+}
+
 // Targets are the resolved hosts.
 func (p *Ping) Targets() []netip.Addr { return append([]netip.Addr(nil), p.targets...) }
 

@@ -112,6 +112,11 @@ func OpenSerial(cfg SerialConfig) (*Serial, error) {
 	return s, nil
 }
 
+// OpenLog returns what heartbeat logs when it opens the line.
+func (s *Serial) OpenLog() []string {
+	return []string{fmt.Sprintf("Starting serial heartbeat on tty %s (%d baud)", s.cfg.Device, s.cfg.Baud)}
+}
+
 // ttySetup applies heartbeat's line settings.
 func ttySetup(fd int, speed uint32) error {
 	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)

@@ -136,6 +136,10 @@ func TestSerialLineSettingsAndLock(t *testing.T) {
 			t.Errorf("line setting: %s: termios %+v", c.name, tio)
 		}
 	}
+	ol := s.OpenLog()
+	if len(ol) != 1 || ol[0] != "Starting serial heartbeat on tty "+slave+" (115200 baud)" {
+		t.Errorf("open log %q", ol)
+	}
 	lock := LockPath(cfg.LockDir, slave)
 	b, err := os.ReadFile(lock)
 	if err != nil {

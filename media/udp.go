@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -356,6 +357,31 @@ func errnoOf(err error) error {
 		return en
 	}
 	return err
+}
+
+// OpenLog returns what heartbeat logs when it opens this medium (known
+// for bcast, mcast and ucast; nil for the IPv6 media).
+func (u *UDP) OpenLog() []string {
+	port := u.dst.Port
+	switch u.kind {
+	case KindBcast:
+		return []string{fmt.Sprintf("UDP Broadcast heartbeat started on port %d (%d) interface %s", port, port, u.iface)}
+	case KindUcast:
+		return []string{
+			"ucast: write socket priority set to IPTOS_LOWDELAY on " + u.iface,
+			"ucast: bound send socket to device: " + u.iface,
+			"ucast: set SO_REUSEPORT(w)",
+			"ucast: set SO_REUSEADDR",
+			"ucast: bound receive socket to device: " + u.iface,
+			"ucast: set SO_REUSEPORT",
+			fmt.Sprintf("ucast: started on port %d interface %s to %s", port, u.iface, u.dst.IP),
+		}
+	case KindMcast:
+		f := strings.Fields(u.name) // mcast IF GROUP PORT TTL LOOP
+		return []string{fmt.Sprintf("UDP multicast heartbeat started for group %s port %d interface %s (ttl=%s loop=%s)",
+			u.dst.IP, port, u.iface, f[4], f[5])}
+	}
+	return nil
 }
 
 // Dest is where Send sends: the broadcast address, group or peer.

@@ -56,6 +56,24 @@ func captureKeys(t testing.TB, dir string) *authkeys.Keys {
 	return k
 }
 
+// requireHaLog checks that the real heartbeat logged each line (as an
+// info line from a plugin) in a capture's hb1/ha-log.
+func requireHaLog(t *testing.T, dir string, lines []string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testbin.Shared(t), "captures", dir, "hb1", "ha-log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lines) == 0 {
+		t.Fatal("no open log lines")
+	}
+	for _, l := range lines {
+		if !strings.Contains(string(b), "info: glib: "+l+"\n") {
+			t.Errorf("%s/hb1/ha-log has no line %q", dir, l)
+		}
+	}
+}
+
 func freeUDPPort(t *testing.T) int {
 	t.Helper()
 	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
@@ -218,6 +236,7 @@ func TestUcastNetns(t *testing.T) {
 	}
 	m1 := inNode(t, h1, func() (*UDP, error) { return NewUcast("eth0", "198.18.0.2", 694) })
 	m2 := inNode(t, h2, func() (*UDP, error) { return NewUcast("eth0", "198.18.0.1", 694) })
+	requireHaLog(t, "ucast-sha1", m1.OpenLog())
 	ctx := context.Background()
 	var srcs []netip.AddrPort
 	for i := 0; i < 2; i++ {
@@ -280,6 +299,7 @@ func TestBcastNetns(t *testing.T) {
 	for _, n := range lab.Nodes() {
 		ms = append(ms, inNode(t, n, func() (*UDP, error) { return NewBcast("eth0", 694) }))
 	}
+	requireHaLog(t, "bcast-sha1", ms[0].OpenLog())
 	if got := ms[0].Dest().String(); got != "198.18.0.255:694" {
 		t.Errorf("broadcast destination %s", got)
 	}
@@ -335,6 +355,7 @@ func TestMcastNetns(t *testing.T) {
 	}
 	m1 := inNode(t, h1, func() (*UDP, error) { return NewMcast("eth0", "239.18.0.1", 694, 1, false) })
 	m2 := inNode(t, h2, func() (*UDP, error) { return NewMcast("eth0", "239.18.0.1", 694, 1, true) })
+	requireHaLog(t, "mcast-sha1", m1.OpenLog())
 	if m1.Name() != "mcast eth0 239.18.0.1 694 1 0" {
 		t.Errorf("name %q", m1.Name())
 	}
