@@ -169,3 +169,48 @@ func TestCrashAndRestart(t *testing.T) {
 	}
 	t.Log(s.Transcript(core.NodeDead, core.PeerRestarted, core.NodeStatus))
 }
+
+func TestLinkDeathOnOneMedium(t *testing.T) {
+	s := New(t, Options{Nodes: 3, Seed: 7, Media: []string{"eth0", "eth1"}})
+	s.Run(30 * time.Second)
+	for _, a := range s.Names() {
+		for _, b := range s.Names() {
+			if a == b {
+				continue
+			}
+			for _, ni := range s.Node(a).Core.Nodes() {
+				if ni.Name == b && (len(ni.Links) != 2 || ni.Links[0].Status != core.LinkUp || ni.Links[1].Status != core.LinkUp) {
+					t.Fatalf("%s sees %s links %+v", a, b, ni.Links)
+				}
+			}
+		}
+	}
+	s.Net.SetLoss(memnet.Link{Medium: "eth1"}, 1)
+	cut := s.Now
+	s.Run(30 * time.Second)
+	dead := s.EventsOf("", core.LinkStatusChange)
+	n := 0
+	for _, e := range dead {
+		if e.At.After(cut) {
+			if e.Event.Link != "eth1" || e.Event.LinkStat != core.LinkDead {
+				t.Errorf("unexpected %v", e.Event)
+			}
+			n++
+		}
+	}
+	if n != 6 {
+		t.Fatalf("%d link-dead events, want 6 (each node, each peer, eth1)", n)
+	}
+	s.RequireNoEvent(core.NodeDead)
+	s.Net.SetLoss(memnet.Link{Medium: "eth1"}, 0)
+	s.Run(5 * time.Second)
+	up := 0
+	for _, e := range s.EventsOf("", core.LinkStatusChange) {
+		if e.At.After(cut.Add(30*time.Second)) && e.Event.LinkStat == core.LinkUp {
+			up++
+		}
+	}
+	if up != 6 {
+		t.Fatalf("%d link-up events after repair, want 6", up)
+	}
+}
