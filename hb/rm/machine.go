@@ -130,6 +130,7 @@ type Machine struct {
 	legacyPending   map[string]map[string]bool // key -> peers that have not answered our ip-request
 	legacyRecheck   bool
 	lastHolding     string
+	lastAnnounce    string
 }
 
 // New validates cfg and returns a machine in phase Init.
@@ -396,6 +397,15 @@ func (m *Machine) finish(now time.Time, o *Output) Output {
 			break
 		}
 	}
+	if m.multi && !m.nice() && m.commUp && !m.shutdownStarted {
+		// heartbeat-go, legacy mode with more than two nodes: tell the
+		// others what we hold, so that a dead node's groups are taken over
+		// only when nobody runs them.
+		if a := strings.Join(m.Claimed(), " ") + b01(!m.Busy()); a != m.lastAnnounce {
+			m.lastAnnounce = a
+			m.sendResource(o, !m.Busy(), "")
+		}
+	}
 	if h := m.Holding(); h != m.lastHolding {
 		m.lastHolding = h
 		m.evk(o, HoldingChanged, Debug, "Resource holding now %s", h)
@@ -590,7 +600,7 @@ func (m *Machine) PeerRestarted(now time.Time, node string) Output {
 			m.legacyMaybeTake(now, &o, k)
 		}
 	}
-	if m.commUp && p.status != StatusDead && !m.shutdownWanted && (len(lost) > 0 || m.phase == PhaseStable) {
+	if m.nice() && m.commUp && p.status != StatusDead && !m.shutdownWanted && (len(lost) > 0 || m.phase == PhaseStable) {
 		// It restarted faster than deadtime: what it held is gone, and so
 		// is whatever it was about to take from us.
 		m.takeOrphans(now, &o, node, "restart")
@@ -1307,7 +1317,12 @@ func (m *Machine) takeOrphans(now time.Time, o *Output, from, reason string) {
 		p.claims = map[string]bool{}
 	}
 	if !m.nice() {
-		keys := m.orphans(now, false)
+		var keys []string
+		for _, k := range m.orphans(now, false) {
+			if _, asked := m.legacyPending[k]; !asked && !m.startQueued(k) {
+				keys = append(keys, k)
+			}
+		}
 		if len(keys) == 0 {
 			return
 		}
