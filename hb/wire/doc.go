@@ -83,7 +83,8 @@
 // accepts we accept, checked case by case in codec_test.go: duplicate
 // field names (of the same or different types), non-UTF-8 names and
 // values, '=' in values, blanks and newlines in names, leading zeros in
-// netstring lengths, bytes after the trailer, a list without its last
+// netstring lengths, junk between a length and its ':' ("6j:"), bytes
+// after the trailer, a list without its last
 // ','. What it refuses, or asserts on (which would kill the C daemon), we
 // refuse: a NUL in a string, an empty name, a field without '=', an
 // unknown or missing "(T)", an empty list, a missing "%%%\n", a missing

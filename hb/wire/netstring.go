@@ -117,7 +117,7 @@ func appendNSField(dst []byte, f *Field, depth int) ([]byte, error) {
 }
 
 // peel reads one netstring "LEN:data," at b[off:]. As heartbeat does, LEN
-// is decimal digits (leading zeros allowed).
+// is decimal digits (leading zeros allowed, no sign, no blank before).
 func peel(b []byte, off int) (data []byte, next int, err error) {
 	i := off
 	n := 0
@@ -138,7 +138,16 @@ func peel(b []byte, off int) (data []byte, next int, err error) {
 		return nil, 0, fail(DropTruncated, off, "input ends inside a netstring length")
 	}
 	if b[i] != ':' {
-		return nil, 0, fail(DropMalformed, i, "netstring length not followed by ':'")
+		// Heartbeat's reader skips other bytes up to the ':' ("6j:" reads
+		// as "6:"), but not a blank or a ',' right after the digits.
+		if isBlank(b[i]) || b[i] == ',' {
+			return nil, 0, fail(DropMalformed, i, "netstring length not followed by ':'")
+		}
+		j := bytes.IndexByte(b[i:], ':')
+		if j < 0 {
+			return nil, 0, fail(DropTruncated, off, "input ends inside a netstring length")
+		}
+		i += j
 	}
 	i++
 	if i+n >= len(b) {
@@ -148,6 +157,10 @@ func peel(b []byte, off int) (data []byte, next int, err error) {
 		return nil, 0, fail(DropMalformed, i+n, "netstring not terminated by ','")
 	}
 	return b[i : i+n], i + n + 1, nil
+}
+
+func isBlank(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
 }
 
 // decodeNetstring parses "###\n fields %%%\n" at b[0:], returning the
