@@ -51,7 +51,8 @@ func (r *runtime) build() error {
 	if err != nil {
 		return fmt.Errorf("cannot start the cluster core: %w", err)
 	}
-	e := &clusterEngine{local: r.cfg.LocalNode, links: names, core: cn, nodes: normalNodes(r.cfg)}
+	e := &clusterEngine{local: r.cfg.LocalNode, links: names, core: cn, nodes: normalNodes(r.cfg),
+		drops: map[core.DropReason]uint64{}}
 	if r.cfg.V1() && r.cfg.Resources != nil {
 		m, err := rm.New(rm.Config{Local: r.cfg.LocalNode, Nodes: normalNodes(r.cfg), Groups: r.cfg.Resources.Groups,
 			AutoFailback: rmFailback(r.cfg.AutoFailback)})

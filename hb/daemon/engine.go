@@ -19,13 +19,15 @@ import (
 // and turns their events into heartbeat's log lines.
 type clusterEngine struct {
 	local    string
-	nodes    []string            // normal nodes, ha.cf order
-	groups   []haresources.Group // haresources groups
-	trigger  trigger             // why resources are moving now
-	starting map[uint64]moving   // StartGroup actions in flight
-	history  []ctl.Failover      // the most recent moves, oldest first
-	now      time.Time           // time of the input being handled
-	links    []string            // link name per medium index
+	nodes    []string             // normal nodes, ha.cf order
+	groups   []haresources.Group  // haresources groups
+	trigger  trigger              // why resources are moving now
+	starting map[uint64]moving    // StartGroup actions in flight
+	history  []ctl.Failover       // the most recent moves, oldest first
+	now      time.Time            // time of the input being handled
+	told     map[string]rm.Status // peer statuses the resource manager has been given
+	drops    map[core.DropReason]uint64
+	links    []string // link name per medium index
 	core     *core.Node
 	rm       *rm.Machine // nil with -M or in Pacemaker mode
 	coreWake time.Time
@@ -93,12 +95,26 @@ func (e *clusterEngine) takeCore(now time.Time, co core.Output, o *out) []func()
 				Ready: ev.Status == core.StatusActive && !e.active})
 			if ev.Status == core.StatusActive {
 				e.active = true
+				// Communication is up once every node was heard from, which
+				// the core may decide before it reports a peer's status:
+				// tell the resource manager about every peer first, so it
+				// does not believe it is alone.
+				for _, n := range e.core.Nodes() {
+					n := n
+					if n.Name == e.local || e.told[n.Name] != "" {
+						continue
+					}
+					e.tell(n.Name, rm.Status(n.Status))
+					feed = append(feed, func() rm.Output { return e.rm.NodeStatus(now, n.Name, rm.Status(n.Status)) })
+				}
 			}
 			feed = append(feed, func() rm.Output { return e.rm.NodeStatus(now, e.local, rm.Status(ev.Status)) })
 		case core.NodeStatus:
 			o.Events = append(o.Events, event{Level: slog.LevelInfo, Text: fmt.Sprintf("Status update for node %s: status %s", ev.Node, ev.Status)})
+			e.tell(ev.Node, rm.Status(ev.Status))
 			feed = append(feed, func() rm.Output { return e.rm.NodeStatus(now, ev.Node, rm.Status(ev.Status)) })
 		case core.NodeDead:
+			e.tell(ev.Node, rm.StatusDead)
 			e.trigger = trigger{Reason: ev.Node + " dead", From: ev.Node, At: now}
 			o.Events = append(o.Events, event{Level: slog.LevelWarn, Text: fmt.Sprintf("node %s: is dead", ev.Node)})
 			feed = append(feed, func() rm.Output { return e.rm.NodeStatus(now, ev.Node, rm.StatusDead) })
@@ -144,6 +160,13 @@ func (e *clusterEngine) takeCore(now time.Time, co core.Output, o *out) []func()
 		return nil
 	}
 	return feed
+}
+
+func (e *clusterEngine) tell(node string, st rm.Status) {
+	if e.told == nil {
+		e.told = map[string]rm.Status{}
+	}
+	e.told[node] = st
 }
 
 // takeRM copies a resource-manager output into o and returns the
@@ -229,7 +252,13 @@ func (e *clusterEngine) Receive(now time.Time, link int, m *wire.Message) out {
 	if link >= 0 && link < len(e.links) {
 		name = e.links[link]
 	}
-	e.settle(now, e.core.Receive(now, name, m), &o)
+	co := e.core.Receive(now, name, m)
+	if co.Drop != core.Accepted && co.Drop != core.DropFromSelf {
+		e.drops[co.Drop]++
+		o.Events = append(o.Events, event{Level: slog.LevelDebug, Text: fmt.Sprintf("dropped t=%s from %s on %s: %s",
+			m.Value(wire.FType), m.Value(wire.FOrig), name, co.Drop)})
+	}
+	e.settle(now, co, &o)
 	return o
 }
 

@@ -54,9 +54,6 @@ func (r *runtime) openMedia(ctx context.Context) error {
 		default:
 			m := m
 			open := func() (media.Medium, error) { return openMedium(m, r.cfg) }
-			if _, err := open(); err != nil && isConfigError(err) {
-				return fmt.Errorf("%s: %w", m.String(), err)
-			}
 			med = media.Keep(media.Kind(m.Type), m.String(), m.LinkName(), open, media.KeepOptions{})
 		}
 		r.media = append(r.media, med)
@@ -72,8 +69,6 @@ func (r *runtime) openMedia(ctx context.Context) error {
 	}
 	return nil
 }
-
-func isConfigError(err error) bool { return false }
 
 func portOf(m config.Medium, cfg *config.Config) int {
 	if m.Port != 0 {
