@@ -355,5 +355,10 @@ func FuzzParse(f *testing.F) {
 		if err := k.Verify(data, sig); err != nil {
 			t.Fatalf("own signature: %v", err)
 		}
+		// Arbitrary signature strings are refused with one of the
+		// sentinel errors, never a panic.
+		if err := k.Verify(data, string(data)); err != nil && !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnknownKey) && !errors.Is(err, ErrBadSignature) {
+			t.Fatalf("Verify(%q): %v", data, err)
+		}
 	})
 }
