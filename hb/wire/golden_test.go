@@ -145,6 +145,14 @@ func TestGoldenCaptures(t *testing.T) {
 				if _, err := Decode(d.Payload, wrong); ReasonOf(err) != DropBadSignature {
 					t.Fatalf("record %d: wrong key gave %v", d.Index, err)
 				}
+				// One byte changed at a position that varies with the packet
+				// (TestGoldenOneByteChange tries every position of some).
+				bad := append([]byte(nil), d.Payload...)
+				pos := (d.Index * 7919) % len(bad)
+				bad[pos] ^= 0x04
+				if _, err := Decode(bad, c.keys); err == nil {
+					t.Fatalf("record %d: byte %d changed, still verifies", d.Index, pos)
+				}
 			}
 			if c.name == "v1-resources/cap3" && icmp == 0 {
 				t.Fatal("cap3's ping media messages (in ICMP echoes) not found")
