@@ -129,6 +129,7 @@ type Machine struct {
 	restartAfter    bool
 	legacyPending   map[string]map[string]bool // key -> peers that have not answered our ip-request
 	legacyRecheck   bool
+	shutdownReplies [][2]string // ip-requests answered once shutdown stopped everything
 	lastHolding     string
 	lastAnnounce    string
 }
@@ -1479,6 +1480,10 @@ func (m *Machine) shutdown(now time.Time, o *Output, restart bool) {
 	m.ev(o, Info, "Giving up all HA resources.")
 	j := &job{done: func(now time.Time, o *Output, j *job) {
 		m.ev(o, Info, "All HA resources relinquished.")
+		for _, r := range m.shutdownReplies {
+			o.Send = append(o.Send, newMsg(TIPRequestResp, wire.FTo, r[0], FIPAddr, r[1], FWeOwn, "yes", FOK, "OK"))
+		}
+		m.shutdownReplies = nil
 		o.Send = append(o.Send, newMsg(TShutdone, wire.FStatus, string(StatusDead)))
 		m.finishShutdown(o)
 	}}
@@ -1641,8 +1646,17 @@ func (m *Machine) onIPRequest(now time.Time, o *Output, p *peer, msg *wire.Messa
 	reply := func(o *Output, weown string) {
 		o.Send = append(o.Send, newMsg(TIPRequestResp, wire.FTo, p.name, FIPAddr, k, FWeOwn, weown, FOK, "OK"))
 	}
-	if _, known := m.byKey[k]; !known || m.shutdownWanted {
+	if _, known := m.byKey[k]; !known {
 		reply(o, "no")
+		return
+	}
+	if m.shutdownWanted {
+		if m.held[k] || m.claim[k] || m.startQueued(k) {
+			// Answered when our shutdown has stopped it.
+			m.shutdownReplies = append(m.shutdownReplies, [2]string{p.name, k})
+		} else {
+			reply(o, "no")
+		}
 		return
 	}
 	if !m.held[k] && !m.startQueued(k) {

@@ -1,0 +1,46 @@
+package rm
+
+// Driving the machine (for the runtime):
+//
+//	m, err := rm.New(rm.Config{Local: "nodea", Nodes: []string{"nodea", "nodeb"}, Groups: f.Groups, AutoFailback: rm.FailbackOn})
+//	out := m.NodeStatus(now, "nodeb", rm.StatusActive) // every node status change the core decides
+//	out = m.NodeStatus(now, "nodea", rm.StatusActive)  // local "active" = communication up: negotiation starts
+//	out = m.Receive(now, msg)                          // every cluster message delivered by the core (own ones are ignored)
+//	out = m.PeerRestarted(now, "nodeb")                // a peer's generation increased
+//	out = m.Done(now, action.ID, rm.OK)                // result of a StartGroup/StopGroup action
+//	out = m.Command(now, rm.Command{Kind: rm.Standby, What: "foreign"})
+//	out = m.Tick(now)                                  // at out.Wake
+//
+// Each Output: send out.Send through the core (broadcast; "dest" is set
+// where heartbeat sets it), carry out out.Actions (StartGroup/StopGroup one
+// at a time, report each with Done; RunEvent through the event hooks, in
+// order; Exit, Restart, FenceSelf), log out.Events, and call Tick at
+// out.Wake.
+//
+// Where this machine deliberately differs from heartbeat 3.0.6:
+//
+//   - Start-up: heartbeat waits for the peer to be stable, or RQSTDELAY
+//     (10 s) when both nodes start together. We take our own groups at once
+//     when every live peer is either stable or booting (it sent "starting"
+//     and has been stable since) and none claims any of them; the peer sees
+//     our "isstable=1" and proceeds at once too. So a simultaneous cold start
+//     costs no extra 10 s. RQSTDELAY stays as the fallback.
+//   - A healed partition (peer back from dead with the same generation):
+//     heartbeat releases everything and restarts after 2 s; we start
+//     releasing at once (then Restart).
+//   - A split brain between nodes that came up without each other (each saw
+//     the other only after its own start): heartbeat logs "Both machines own
+//     ..." forever; we settle it: the group's home keeps it, otherwise the
+//     node first in ha.cf order, and the other node stops it.
+//   - A restarted peer (quicker than deadtime) takes nothing of ours with
+//     it: groups it held, or was taking from us, are taken back at once.
+//   - Shutdown before communication is up exits at once (heartbeat delays
+//     it until communication is up); nothing was acquired or announced.
+//   - Legacy mode alone at start-up also self-grants a dead peer's groups
+//     with "ip-request-resp" (heartbeat's mach_down takes them silently).
+//   - A hung action is the runtime's business (hb/resource times scripts
+//     out); the machine only waits for Done.
+//
+// More than two nodes (heartbeat's v1 is two-node only) is a heartbeat-go
+// extension for clusters of heartbeat-go nodes only: see the package
+// comment.
