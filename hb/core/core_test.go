@@ -384,3 +384,19 @@ func BenchmarkReceiveStatus(b *testing.B) {
 }
 
 func strconvHexU(v uint64) string { return strconv.FormatUint(v, 16) }
+
+func TestOwnLinkUpWhenLoopedBack(t *testing.T) {
+	n := newHb1(t)
+	out := n.Tick(t0)
+	own := ofType(out, TypeStatus)[0]
+	out = n.Receive(t0, "eth0", own)
+	if out.Drop != DropFromSelf || len(out.Events) != 1 || out.Events[0].Kind != LinkStatusChange || out.Events[0].Node != "hb1" {
+		t.Fatalf("looped-back packet: %v %v", out.Drop, out.Events)
+	}
+	if l := n.Nodes()[0].Links[0]; l.Status != LinkUp {
+		t.Fatalf("own link %+v", l)
+	}
+	if out = n.Receive(t0, "eth0", own); len(out.Events) != 0 {
+		t.Fatalf("second loop-back: %v", out.Events)
+	}
+}

@@ -96,6 +96,7 @@ type Node struct {
 	seq      uint64
 	selfTrig uint64
 	status   Status
+	ownUp    []bool // our own links, by Config.Media index
 
 	started     bool
 	nextStatus  time.Time
@@ -129,6 +130,7 @@ func New(cfg Config) (*Node, error) {
 		peers:  make(map[string]*peer, len(cfg.Nodes)),
 		hist:   rexmit.NewHistory[*wire.Message](cfg.MaxRexmitDelay),
 		status: StatusInit,
+		ownUp:  make([]bool, len(cfg.Media)),
 	}
 	n.selfTrig = uint64(cfg.Rand.IntN(rexmit.AckDiv))
 	for _, name := range cfg.Nodes {
@@ -156,8 +158,12 @@ func (n *Node) Generation() uint64 { return n.cfg.Generation }
 // Nodes returns a snapshot of every configured node, the local one first.
 func (n *Node) Nodes() []NodeInfo {
 	out := []NodeInfo{{Name: n.self, Status: n.status, Generation: n.cfg.Generation}}
-	for _, l := range n.cfg.Media {
-		out[0].Links = append(out[0].Links, LinkInfo{Name: l, Status: LinkDead})
+	for i, l := range n.cfg.Media {
+		st := LinkDead
+		if n.ownUp[i] {
+			st = LinkUp
+		}
+		out[0].Links = append(out[0].Links, LinkInfo{Name: l, Status: st})
 	}
 	if n.tab == nil {
 		return out
@@ -351,6 +357,18 @@ func (n *Node) applyChanges() {
 	n.changes = n.changes[:0]
 }
 
+// ownLinkUp marks our own link up when the medium loops our packets back
+// (bcast does, ucast and usually mcast do not). Heartbeat never declares
+// its own links dead again.
+func (n *Node) ownLinkUp(medium string) {
+	for i, l := range n.cfg.Media {
+		if l == medium && !n.ownUp[i] {
+			n.ownUp[i] = true
+			n.event(Event{Kind: LinkStatusChange, Node: n.self, Link: l, LinkStat: LinkUp})
+		}
+	}
+}
+
 // checkComm is heartbeat's check_comm_isup.
 func (n *Node) checkComm() {
 	if n.linksUp || !n.tab.CommReady() {
@@ -537,6 +555,7 @@ func (n *Node) receive(medium string, m *wire.Message) (DropReason, *peer) {
 		return DropMalformed, nil
 	}
 	if equalLower(src, n.self) {
+		n.ownLinkUp(medium)
 		return DropFromSelf, nil
 	}
 	p := n.peers[string(src)]
