@@ -8,7 +8,27 @@
 //
 // IPaddr, IPaddr2 and SendArp are built in (netlink and a raw packet
 // socket, no fork): see Native. Event hooks (harc and /etc/ha.d/rc.d with
-// the HA_* environment) are in Hooks.
+// the HA_* environment) are in Hooks. Groups.Do and Outcome connect all
+// this to the resource manager's actions (hb/rm).
+//
+// Where this differs from heartbeat 3.0.6's shell tools:
+//
+//   - A script call that hangs is killed (with its process group) after
+//     ScriptRunner.Timeout (default 2 min) and counts as failed; heartbeat
+//     waits forever.
+//   - Arguments are split on blanks like the unquoted shell expansion, but
+//     glob characters are not expanded.
+//   - The native IPaddr/IPaddr2 return once the address is up and the first
+//     gratuitous ARP is out; the other rounds follow in the background.
+//     SendArp's status is kept in memory (heartbeat's script uses a pid
+//     file), so after a daemon restart it reads "stopped" until started.
+//   - rc.d scripts for the event types the Go resource manager handles
+//     itself (status, ip-request, ip-request-resp, hb_takeover,
+//     ask_resources) are skipped when they call ResourceManager, mach_down
+//     or hb_standby (the stock ones do); custom hooks still run.
+//   - The "stop failed, resource still running" path is reported
+//     (ErrStopFailedRunning / rm.StopFailedRun); rebooting is the daemon's
+//     job (heartbeat's ResourceManager kills heartbeat and runs reboot -nf).
 package resource
 
 import (
