@@ -38,6 +38,7 @@ type Kept struct {
 	mu      sync.Mutex
 	cur     Medium
 	ready   chan struct{} // closed while cur != nil
+	gone    chan struct{} // closed when cur is retired
 	broken  chan struct{} // signalled to make the loop reopen
 	closed  chan struct{}
 	retired Stats // sums of media replaced after failures
@@ -105,6 +106,7 @@ func (k *Kept) loop() {
 		default:
 		}
 		k.cur = m
+		k.gone = make(chan struct{})
 		close(k.ready)
 		if failed {
 			k.reopens++
@@ -124,6 +126,7 @@ func (k *Kept) loop() {
 		k.mu.Lock()
 		k.cur = nil
 		k.ready = make(chan struct{})
+		close(k.gone)
 		k.mu.Unlock()
 		k.retire(m)
 		m.Close()
@@ -301,23 +304,14 @@ func (k *Kept) Recv(ctx context.Context) (Packet, error) {
 
 // replaced returns a channel closed once m is no longer current.
 func (k *Kept) replaced(m Medium) <-chan struct{} {
-	ch := make(chan struct{})
-	go func() {
-		defer close(ch)
-		t := time.NewTicker(10 * time.Millisecond)
-		defer t.Stop()
-		for {
-			if cur, _ := k.current(); cur != m {
-				return
-			}
-			select {
-			case <-k.closed:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return ch
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.cur != m {
+		done := make(chan struct{})
+		close(done)
+		return done
+	}
+	return k.gone
 }
 
 // Stats sums the counters of the current medium, of the media it replaced

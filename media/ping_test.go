@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -135,27 +136,48 @@ func TestPingGroupUpWhileAnyMemberAnswers(t *testing.T) {
 		t.Fatalf("link %q targets %v", g.Stats().Link, g.Targets())
 	}
 	ctx := context.Background()
-	probe := func() map[string]bool {
+	round := 0
+	// probe sends one round of echo requests and collects the replies to
+	// that round (by payload) until every host in want has answered, or
+	// for 500 ms when want is empty.
+	probe := func(want ...string) map[string]bool {
 		t.Helper()
-		if err := g.Send(ctx, []byte("probe")); err != nil {
+		round++
+		payload := fmt.Sprintf("probe-%d", round)
+		if err := g.Send(ctx, []byte(payload)); err != nil {
 			t.Logf("send: %v", err)
 		}
 		from := map[string]bool{}
+		wait := 10 * time.Second
+		if len(want) == 0 {
+			wait = 500 * time.Millisecond
+		}
+		deadline := time.Now().Add(wait)
 		for {
-			p, err := recvWithin(t, g, 500*time.Millisecond)
+			all := true
+			for _, w := range want {
+				all = all && from[w]
+			}
+			if all && len(want) > 0 {
+				return from
+			}
+			p, err := recvWithin(t, g, time.Until(deadline))
 			if err != nil {
 				return from
 			}
-			from[p.From] = true
+			if string(p.Data) == payload {
+				from[p.From] = true
+			}
 		}
 	}
-	if from := probe(); !from[pa.Addr().String()] || !from[pb.Addr().String()] {
+	a, b := pa.Addr().String(), pb.Addr().String()
+	if from := probe(a, b); !from[a] || !from[b] {
 		t.Fatalf("replies from %v", from)
 	}
 	if err := pa.Cut(0); err != nil {
 		t.Fatal(err)
 	}
-	if from := probe(); from[pa.Addr().String()] || !from[pb.Addr().String()] {
+	if from := probe(b); from[a] || !from[b] {
 		t.Fatalf("with pa cut, replies from %v", from)
 	}
 	if err := pb.Cut(0); err != nil {
