@@ -362,3 +362,37 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestConcurrentUse: Keys are shared by the daemon's media goroutines;
+// signing and verifying at once must agree (run with -race).
+func TestConcurrentUse(t *testing.T) {
+	k, _ := Parse([]byte("auth 1\n1 sha1 a\n2 md5 b\n3 crc\n"), "authkeys")
+	data := []byte("t=status\nsrc=hb1\n")
+	want := map[int]string{}
+	for i := 1; i <= 3; i++ {
+		want[i] = (&Keys{Active: i, Keys: k.Keys}).Sign(data)
+	}
+	done := make(chan error)
+	for g := range 6 {
+		go func() {
+			kk := &Keys{Active: g%3 + 1, Keys: k.Keys}
+			for range 300 {
+				s := kk.Sign(data)
+				if s != want[kk.Active] {
+					done <- errors.New("signature changed under concurrency: " + s)
+					return
+				}
+				if err := k.Verify(data, s); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 6 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
