@@ -404,7 +404,10 @@ func (f *File) CheckNodes(nodes []string) diag.List {
 }
 
 // Group returns the group whose key is key, and whether there is one. With
-// duplicate keys, the first such group.
+// duplicate keys, the first such group. ResourceManager instead greps every
+// line for " KEY " as a regular expression and runs all matching lines as
+// one group; Parse warns wherever the two differ (duplicate keys, a key
+// inside another group, a key that does not match itself as a pattern).
 func (f *File) Group(key string) (Group, bool) {
 	for _, g := range f.Groups {
 		if len(g.Resources) > 0 && g.Key() == key {
