@@ -555,7 +555,12 @@ func (n *Node) receive(medium string, m *wire.Message) (DropReason, *peer) {
 		return DropMalformed, nil
 	}
 	if equalLower(src, n.self) {
-		n.ownLinkUp(medium)
+		// Our own packet looped back: only a recent one of this run
+		// (our generation, our clock) counts, not a replay.
+		g, _ := parseHex(mustBytes(m, wire.FHg))
+		if v, _ := parseHex(ts); g == n.cfg.Generation && int64(v) >= n.now.Unix()-2 {
+			n.ownLinkUp(medium)
+		}
 		return DropFromSelf, nil
 	}
 	p := n.peers[string(src)]
