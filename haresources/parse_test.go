@@ -3,6 +3,7 @@ package haresources
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -323,6 +324,28 @@ func TestAgainstResourceManager(t *testing.T) {
 				t.Errorf("got  %q\nwant %q", got, want)
 			}
 		})
+	}
+}
+
+// TestRandomAgainstResourceManager compares the groups with heartbeat's
+// pipeline on random files built from the characters that matter to it.
+func TestRandomAgainstResourceManager(t *testing.T) {
+	for _, tool := range []string{"sed", "awk"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed: %v", tool, err)
+		}
+	}
+	const alphabet = "aB1.:# \t\\\n\n\r/x"
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 60 {
+		b := make([]byte, rng.IntN(80))
+		for j := range b {
+			b[j] = alphabet[rng.IntN(len(alphabet))]
+		}
+		f, _ := Parse(b, "hr")
+		if got, want := lines(f), resourceManagerLines(t, b); !reflect.DeepEqual(got, want) {
+			t.Errorf("input %d %q:\ngot  %q\nwant %q", i, b, got, want)
+		}
 	}
 }
 
