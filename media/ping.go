@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -94,7 +95,16 @@ func resolveHost(host string, v6 bool) (netip.Addr, error) {
 		return netip.Addr{}, fmt.Errorf("unknown host: %s", host)
 	}
 	if !v6 {
-		a = a.Unmap()
+		return a.Unmap(), nil
+	}
+	if ia.Zone != "" {
+		// Keep the zone as an interface index resolved now, in the
+		// namespace the medium is opened in.
+		zone := ia.Zone
+		if ifi, err := net.InterfaceByName(zone); err == nil {
+			zone = strconv.Itoa(ifi.Index)
+		}
+		a = a.WithZone(zone)
 	}
 	return a, nil
 }
@@ -192,7 +202,7 @@ func (p *Ping) Send(ctx context.Context, b []byte) error {
 	pkt := EchoRequest(p.v6, p.ident, seq, b)
 	var errs []error
 	for _, t := range p.targets {
-		if _, err := p.conn.WriteToIP(pkt, &net.IPAddr{IP: t.AsSlice()}); err != nil {
+		if _, err := p.conn.WriteToIP(pkt, &net.IPAddr{IP: t.AsSlice(), Zone: t.Zone()}); err != nil {
 			err = fmt.Errorf("Error sending packet: %w", errnoOf(err))
 			p.fail(err, DropSendError)
 			errs = append(errs, fmt.Errorf("write failure on ping %s.: %w", t, err))
@@ -230,6 +240,7 @@ func (p *Ping) Recv(ctx context.Context) (Packet, error) {
 		if !p.v6 {
 			src = src.Unmap()
 		}
+		from.Zone = "" // compared without zone; printed with it below
 		payload, ok := ParseEchoReply(p.v6, p.ident, buf[:n])
 		if !ok || !p.isTarget(src) {
 			// A raw ICMP socket sees every ICMP message of the host.
@@ -243,7 +254,7 @@ func (p *Ping) Recv(ctx context.Context) (Packet, error) {
 
 func (p *Ping) isTarget(a netip.Addr) bool {
 	for _, t := range p.targets {
-		if t == a {
+		if t.WithZone("") == a.WithZone("") {
 			return true
 		}
 	}

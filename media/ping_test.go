@@ -197,3 +197,38 @@ func TestPingUnknownHost(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestPing6LinkLocal(t *testing.T) {
+	lab := netlab.New(t, netlab.Options{})
+	h1, h2 := lab.Node("hb1"), lab.Node("hb2")
+	linkLocal(t, h1)
+	ll2 := linkLocal(t, h2)
+	p := inNode(t, h1, func() (*Ping, error) { return NewPing6(ll2 + "%eth0") })
+	if p.Stats().Kind != KindPing6 || p.Stats().Link != ll2+"%eth0" {
+		t.Errorf("stats %+v", p.Stats())
+	}
+	ctx := context.Background()
+	// The first echo may wait for neighbour discovery: resend until answered.
+	got := make(chan Packet, 1)
+	go func() {
+		pk, err := recvWithin(t, p, 10*time.Second)
+		if err == nil {
+			got <- pk
+		}
+		close(got)
+	}()
+	waitFor(t, 10*time.Second, "ICMPv6 echo reply", func() bool {
+		if err := p.Send(ctx, []byte("v6 probe")); err != nil {
+			t.Logf("send: %v", err)
+		}
+		select {
+		case pk, ok := <-got:
+			if !ok || string(pk.Data) != "v6 probe" || !strings.HasPrefix(pk.From, ll2) {
+				t.Fatalf("got %q from %q", pk.Data, pk.From)
+			}
+			return true
+		case <-time.After(50 * time.Millisecond):
+			return false
+		}
+	})
+}

@@ -266,6 +266,21 @@ func TestUcastNetns(t *testing.T) {
 	c.Stop()
 }
 
+// Identical ha.cf files on every node mean a ucast line to the node's own
+// address: it sends to itself and hears itself, like bcast; the daemon
+// drops its own messages by src.
+func TestUcastToOwnAddress(t *testing.T) {
+	lab := netlab.New(t, netlab.Options{})
+	self := inNode(t, lab.Node("hb1"), func() (*UDP, error) { return NewUcast("eth0", "198.18.0.1", 694) })
+	if err := self.Send(context.Background(), []byte("to myself")); err != nil {
+		t.Fatalf("ucast to own address: %v", err)
+	}
+	p, err := recvWithin(t, self, 5*time.Second)
+	if err != nil || string(p.Data) != "to myself" || !strings.HasPrefix(p.From, "198.18.0.1:") {
+		t.Fatalf("got %q from %q: %v", p.Data, p.From, err)
+	}
+}
+
 // Two ucast lines on one interface (three-node clusters) share port 694.
 func TestUcastTwoPeersShareThePort(t *testing.T) {
 	lab := netlab.New(t, netlab.Options{Nodes: []string{"hb1", "hb2", "hb3"}})
