@@ -92,7 +92,7 @@ func scanNodeRefs(data []byte) []NodeRef {
 	return refs
 }
 
-const cSpace = " \t\n\r\f\v"
+const cSpace = " \t\n\r\f" // heartbeat's WHITESPACE
 
 // cContinues: the daemon skips the next record while this one's
 // next-to-last byte is a backslash.
