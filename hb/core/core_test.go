@@ -400,3 +400,20 @@ func TestOwnLinkUpWhenLoopedBack(t *testing.T) {
 		t.Fatalf("second loop-back: %v", out.Events)
 	}
 }
+
+func TestOldPeerWithoutProtocolField(t *testing.T) {
+	n := newHb1(t)
+	n.Tick(t0)
+	m := hb2Status("1", "up")
+	m.Del(wire.FProtocol)
+	out := n.Receive(t0, "eth0", m)
+	if len(ofType(out, TypeReqNodes)) != 0 || n.LocalStatus() != StatusActive {
+		t.Fatalf("with a pre-flow-control peer: reqnodes %d, status %s; want no reqnodes and active at once",
+			len(ofType(out, TypeReqNodes)), n.LocalStatus())
+	}
+	for s := 2; s < 30; s++ {
+		if out := n.Receive(t0, "eth0", hb2Status(strconvHexU(uint64(s)), "up")); len(ofType(out, TypeAck)) != 0 {
+			t.Fatal("acknowledged a peer without flow control")
+		}
+	}
+}

@@ -97,6 +97,7 @@ type Node struct {
 	selfTrig uint64
 	status   Status
 	ownUp    []bool // our own links, by Config.Media index
+	oldPeer  bool   // a peer's status had no "protocol": flow control (acks, reqnodes) off, as heartbeat does
 
 	started     bool
 	nextStatus  time.Time
@@ -376,6 +377,12 @@ func (n *Node) checkComm() {
 	}
 	n.linksUp = true
 	n.tab.SetCommUp()
+	if n.oldPeer {
+		// A peer speaks the pre-flow-control protocol: it knows no
+		// reqnodes, so heartbeat goes active at once.
+		n.commNowUp()
+		return
+	}
 	n.reqPeer = 0
 	n.sendReqNodes()
 }
@@ -503,7 +510,7 @@ func (n *Node) sendSeq(m *wire.Message) {
 	seq := n.seq
 	n.control(m, seq)
 	n.hist.Add(seq, m)
-	if seq%rexmit.AckDiv == n.selfTrig {
+	if seq%rexmit.AckDiv == n.selfTrig && !n.oldPeer {
 		// Heartbeat acknowledges its own messages as it loops them back,
 		// before they go out.
 		a := newMsg(TypeAck, 10)
@@ -620,7 +627,7 @@ func (n *Node) receive(medium string, m *wire.Message) (DropReason, *peer) {
 	if ts, _ := parseHex(mustBytes(m, wire.FTime)); ts > p.maxTS {
 		p.noteTS(n.now, ts)
 	}
-	if ackOK {
+	if ackOK && !n.oldPeer {
 		a := newMsg(TypeAck, 10)
 		a.Add(wire.FTo, name)
 		a.Add(wire.FAckSeq, strconv.FormatUint(ack, 16))
@@ -813,6 +820,9 @@ func (n *Node) applyStatus(p *peer, m *wire.Message) {
 	sb, _ := m.GetBytes(wire.FStatus)
 	if len(sb) == 0 {
 		return
+	}
+	if _, ok := m.GetBytes(wire.FProtocol); !ok && !n.oldPeer {
+		n.oldPeer = true // heartbeat logs "flow control disabled due to different version heartbeat"
 	}
 	if db, ok := m.GetBytes(wire.FDeadTime); ok {
 		if ms, ok := parseHex(db); ok && ms > 0 && ms < 1<<40 {
