@@ -1103,6 +1103,7 @@ func (m *Machine) onAsk(now time.Time, o *Output, p *peer, msg *wire.Message) {
 			return
 		}
 		m.ev(o, Info, "standby: %s can take our %s resources", p.name, m.sb.set)
+		p.stable = false // in flux until its "isstable=1" after taking them
 		keys := m.keysFor(m.sb.set, m.cfg.Local)
 		for _, k := range keys {
 			delete(m.claim, k)

@@ -89,6 +89,7 @@ func TestAutoFailbackMessagesMatchCapture(t *testing.T) {
 		"nodeb t=ask_resources rsc_hold=foreign info=done",
 		"nodeb t=resource rsc_hold=local rtype=full isstable=1",
 		"nodea t=resource rsc_hold=local rtype=full isstable=1",
+		"nodea t=resource rsc_hold=local rtype=full isstable=1",
 		"nodeb t=resource rsc_hold=local rtype=full isstable=1",
 	}
 	if !slices.Equal(tail, want) {
