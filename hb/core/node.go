@@ -75,6 +75,7 @@ type peer struct {
 	gen       uint64
 	diedGen   uint64    // generation it had when declared dead (0: not dead)
 	diedAt    time.Time // when it was declared dead
+	lastAlive time.Time // its last proof of life before that
 	recv      *rexmit.Receiver[*wire.Message]
 	ackseq    uint64 // how far it acknowledged our messages
 	nextProbe time.Time
@@ -343,6 +344,7 @@ func (n *Node) applyChanges() {
 			n.event(Event{Kind: NodeDead, Node: c.Node, Status: StatusDead})
 			p.diedGen = p.gen
 			p.diedAt = n.now
+			p.lastAlive = p.mp.Fresh
 			p.ackseq = 0
 			// Messages held back behind a gap stay held, and the gap stays
 			// recorded (but is not requested while the node is dead): if
@@ -835,7 +837,7 @@ func (n *Node) applyStatus(p *peer, m *wire.Message) {
 	}
 	st := Status(lower(sb))
 	if old == StatusDead && st != StatusDead && p.diedGen != 0 && p.diedGen == p.gen {
-		n.event(Event{Kind: PartitionHealed, Node: p.name, Gen: p.gen})
+		n.event(Event{Kind: PartitionHealed, Node: p.name, Gen: p.gen, Interval: n.now.Sub(p.lastAlive)})
 	}
 	if st != old {
 		n.tab.SetStatus(p.name, st)

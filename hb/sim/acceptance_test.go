@@ -120,6 +120,11 @@ func TestPartitionDetectedAndHealed(t *testing.T) {
 	if n := len(s.EventsOf("", core.PartitionHealed)); n != 8 {
 		t.Errorf("%d partition-healed events, want 8 (each node sees the 2 on the other side)", n)
 	}
+	for _, e := range s.EventsOf("", core.PartitionHealed) {
+		if iv := e.Event.Interval; iv < 30*time.Second || iv > 32*time.Second {
+			t.Errorf("%s: %s silent for %v, want about the 30 s partition", e.Node, e.Event.Node, iv)
+		}
+	}
 	s.Run(time.Minute)
 	s.RequireNoViolations()
 	s.RequireNoHoles() // the messages sent during the partition were recovered
