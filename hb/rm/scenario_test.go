@@ -122,7 +122,9 @@ func TestHolderDiesSurvivorTakesOver(t *testing.T) {
 			s.boot("nodeb")
 			s.run(5 * time.Second)
 			s.crash("nodeb")
-			s.run(deadTime + 500*time.Millisecond)
+			// No needless wait: the group starts as soon as the death is
+			// known (the fake start itself takes actionTime).
+			s.run(deadTime + actionTime + 10*time.Millisecond)
 			s.requireAt(keyB, "nodea")
 			s.requireAt(keyA, "nodea")
 			// B comes back.
@@ -474,5 +476,16 @@ func TestHoldSpelling(t *testing.T) {
 		if string(s) != want {
 			t.Errorf("status %q", s)
 		}
+	}
+}
+
+func TestAutoFailbackSpelling(t *testing.T) {
+	for _, af := range allModes {
+		if got, ok := ParseAutoFailback(af.String()); !ok || got != af {
+			t.Errorf("%s: %v %v", af, got, ok)
+		}
+	}
+	if _, ok := ParseAutoFailback("yes"); ok {
+		t.Error("yes accepted")
 	}
 }

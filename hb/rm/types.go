@@ -97,6 +97,20 @@ func (a AutoFailback) String() string {
 	return "legacy"
 }
 
+// ParseAutoFailback maps the ha.cf spelling ("on", "off", "legacy") onto
+// AutoFailback.
+func ParseAutoFailback(s string) (AutoFailback, bool) {
+	switch s {
+	case "on":
+		return FailbackOn, true
+	case "off":
+		return FailbackOff, true
+	case "legacy", "":
+		return FailbackLegacy, true
+	}
+	return FailbackLegacy, false
+}
+
 // Status is a node status as heartbeat spells it.
 type Status string
 
