@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -28,6 +29,9 @@ type Ping struct {
 	ident   uint16
 	seq     atomic.Uint32
 	closed  atomic.Bool
+
+	rmu sync.Mutex // one reader at a time owns buf
+	buf []byte
 }
 
 // ICMP types.
@@ -216,7 +220,12 @@ func (p *Ping) Send(ctx context.Context, b []byte) error {
 // Recv returns the payload of the next echo reply to us from one of the
 // hosts.
 func (p *Ping) Recv(ctx context.Context) (Packet, error) {
-	buf := make([]byte, pingReadBufferLen)
+	p.rmu.Lock()
+	defer p.rmu.Unlock()
+	if p.buf == nil {
+		p.buf = make([]byte, pingReadBufferLen)
+	}
+	buf := p.buf
 	for {
 		if p.closed.Load() {
 			return Packet{}, ErrClosed

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -37,6 +38,9 @@ type UDP struct {
 	rconn  *net.UDPConn
 	ifidx  int
 	closed atomic.Bool
+
+	rmu sync.Mutex // one reader at a time owns buf
+	buf []byte
 }
 
 // sockopt sets one option on a raw connection.
@@ -417,7 +421,12 @@ func (u *UDP) Send(ctx context.Context, b []byte) error {
 // Recv returns the next datagram (zero-length ones are counted and
 // skipped, as heartbeat discards them).
 func (u *UDP) Recv(ctx context.Context) (Packet, error) {
-	buf := make([]byte, 65536)
+	u.rmu.Lock()
+	defer u.rmu.Unlock()
+	if u.buf == nil {
+		u.buf = make([]byte, 65536)
+	}
+	buf := u.buf
 	for {
 		if u.closed.Load() {
 			return Packet{}, ErrClosed
