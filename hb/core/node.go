@@ -31,20 +31,34 @@
 // What it does better, invisibly on the wire:
 //
 //   - Liveness: any message never seen before from a node's current
-//     generation proves it alive, not only status messages (a duplicate or
-//     NS_* message does not: it could be a replay).
-//   - Probing: when a live node has been silent for 2 keepalives, the core
-//     asks it, like a retransmission request, for the message after the last
-//     one received, every min(keepalive, max_rexmit_delay). A live node that
-//     lost our keepalives and its own answers this with a retransmission (a
-//     fresh message); a dead one never does. Heartbeat peers answer such a
+//     generation proves it alive, not only its status messages: a resource
+//     message, a retransmission that fills a gap. A duplicate does not (it
+//     could be a replay). An unsequenced NS_* message counts only when the
+//     node has been quiet for a keepalive, carries the newest "ts" second
+//     seen from it, arrives within 2 s of that second's first message and
+//     differs from every NS_* message already seen with that ts, so a replay
+//     can stretch a node's life by 2 s at most.
+//   - Probing: when a live node has been silent for 1.5 keepalives, the core
+//     asks it, with an ordinary NS_rexmit, for the messages it must have
+//     sent since (one per keepalive, at most 8), again every
+//     min(keepalive, max_rexmit_delay) until it hears from it. A live node
+//     whose keepalives were lost answers with retransmissions (fresh
+//     messages); a dead one never does. Heartbeat peers answer such a
 //     request as any other.
+//   - Suppression: a retransmission request overheard from another node
+//     postpones our own request for the same messages (its answer reaches
+//     everyone), and our probe of the same node.
 //   - Order: messages are delivered in each sender's order, held back while
 //     a lower number is missing (heartbeat delivers them as they come).
+//     A dead node's gaps and held messages are kept, not requested, until
+//     it returns (then filled, so nothing is skipped) or restarts (then
+//     dropped with its old generation).
 //
 // Together these keep nodes alive at 50% loss with keepalive 1 s and
-// deadtime 10 s, where heartbeat's rule alone declares a death about once
-// per thousand deadtime windows.
+// deadtime 10 s, and at 30% loss with keepalive 100 ms and deadtime 500 ms,
+// where heartbeat's rule alone declares false deaths (see hb/sim's
+// TestHeartbeatRuleAloneFails). Config.HeartbeatLiveness restores
+// heartbeat's rule for comparison.
 package core
 
 import (
@@ -540,8 +554,9 @@ func (n *Node) sendRexmitRequest(p *peer, first, last uint64) {
 }
 
 // Receive handles one authenticated, decoded message that arrived on
-// medium (a link name from Config.Media). The core does not modify m and
-// may keep it (it can be delivered later, or retransmitted... by its sender).
+// medium (a link name from Config.Media). The core does not modify m but
+// keeps it (it may be held back and delivered later): the caller must not
+// modify or reuse it.
 func (n *Node) Receive(now time.Time, medium string, m *wire.Message) Output {
 	n.begin(now)
 	var p *peer

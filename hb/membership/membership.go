@@ -5,13 +5,14 @@
 //
 // Liveness. Heartbeat 3.0.6 declares a node dead when no status message
 // from it was processed for its dead interval. This Table instead counts any
-// proof of life the caller reports as fresh: a message with a sequence
-// number never seen before from the node's current generation, whether it
-// is a status, a resource message, or a retransmission that fills a gap.
-// Duplicates and unsequenced messages (NS_*) are not fresh, because a
-// byte-identical replay cannot be told from them. Under heavy loss this
-// gives many more chances to hear a live node than status messages alone,
-// without changing anything on the wire.
+// proof of life the caller reports as fresh (package core: a message with a
+// sequence number never seen before from the node's current generation,
+// whether a status, a resource message or a retransmission that fills a
+// gap; not a duplicate, which a replay cannot be told from). Under heavy
+// loss this gives many more chances to hear a live node than status
+// messages alone, without changing anything on the wire. Stale packets
+// still keep a live node's links up, as in heartbeat, but wake nothing of a
+// dead node.
 package membership
 
 import "time"
