@@ -209,6 +209,9 @@ func (c *converter) clusterSettings(v1 *haresources.File) {
 		return
 	}
 	c.m.nodes = len(cf.Nodes)
+	if c.opt.Schema == Pacemaker && len(cf.Nodes) == 2 {
+		c.probs.Warnf(cf.Path, 0, "node", "no-quorum-policy is stop: when one of the two nodes fails, the survivor keeps its resources only if the cluster layer grants it quorum (corosync two_node: 1); heartbeat v1 had no quorum and always took over")
+	}
 	if len(cf.Nodes) > 0 {
 		names := append([]string(nil), cf.Nodes...)
 		for _, p := range cf.Ping {
