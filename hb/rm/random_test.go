@@ -37,6 +37,9 @@ func TestRandomHistories(t *testing.T) {
 				t.Run(name, func(t *testing.T) {
 					r := rand.New(rand.NewPCG(uint64(seed), uint64(len(nodes))))
 					s := newSim(t, af, nodes, groups)
+					s.rng = rand.New(rand.NewPCG(uint64(seed), 99))
+					s.maxJitter = time.Duration(r.IntN(3)) * 20 * time.Millisecond
+					s.maxActionJitter = time.Duration(r.IntN(3)) * 400 * time.Millisecond
 					// Start-up: all at once or staggered.
 					for _, n := range nodes {
 						s.boot(n)

@@ -2,6 +2,7 @@ package rm
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"sort"
 	"strings"
@@ -62,7 +63,11 @@ type sim struct {
 	trace     []string
 	deadSeen  map[[2]string]bool // observer -> node known dead
 	known     map[[2]string]int  // observer -> generation of the node it last heard
-	links     map[[2]string][]pending
+	rng       *rand.Rand         // jitter source (nil: none)
+	// maxJitter is added at random to each message's latency, and
+	// maxActionJitter to each action's duration (with rng set).
+	maxJitter, maxActionJitter time.Duration
+	links                      map[[2]string][]pending
 }
 
 func groupsFor(spec ...string) []haresources.Group {
@@ -132,6 +137,13 @@ func (s *sim) logf(format string, a ...any) {
 	s.trace = append(s.trace, fmt.Sprintf("%8.3f ", s.now.Sub(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)).Seconds())+fmt.Sprintf(format, a...))
 }
 
+func (s *sim) jitter(max time.Duration) time.Duration {
+	if s.rng == nil || max <= 0 {
+		return 0
+	}
+	return time.Duration(s.rng.Int64N(int64(max)))
+}
+
 // apply carries out one Output of node n.
 func (s *sim) apply(n *simNode, o Output) {
 	gen := n.gen
@@ -156,9 +168,13 @@ func (s *sim) apply(n *simNode, o Output) {
 			// by a cut link arrives when the link heals, unless the
 			// receiver declared the sender dead meanwhile.
 			lk := [2]string{from, peerName}
-			s.links[lk] = append(s.links[lk], pending{msg: msg, due: s.now.Add(latency), gen: p.gen})
+			due := s.now.Add(latency + s.jitter(s.maxJitter))
+			if q := s.links[lk]; len(q) > 0 && q[len(q)-1].due.After(due) {
+				due = q[len(q)-1].due // per-link order is kept
+			}
+			s.links[lk] = append(s.links[lk], pending{msg: msg, due: due, gen: p.gen})
 			if len(s.links[lk]) == 1 {
-				s.at(latency, "deliver", func() { s.drain(lk) })
+				s.at(due.Sub(s.now), "deliver", func() { s.drain(lk) })
 			}
 		}
 	}
@@ -167,7 +183,7 @@ func (s *sim) apply(n *simNode, o Output) {
 		switch a.Kind {
 		case StartGroup, StopGroup:
 			a := a
-			s.at(actionTime, "action", func() {
+			s.at(actionTime+s.jitter(s.maxActionJitter), "action", func() {
 				if !n.up || n.gen != gen {
 					return
 				}
