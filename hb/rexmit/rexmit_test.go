@@ -298,3 +298,49 @@ func BenchmarkReceiverInOrder(b *testing.B) {
 		r.Accept(t0, s, 1)
 	}
 }
+
+// FuzzReceiver feeds arbitrary arrivals, refusals and clock steps: whatever
+// comes, every message is released at most once and in increasing order,
+// the missing set stays bounded, and a history request stays bounded.
+func FuzzReceiver(f *testing.F) {
+	f.Add([]byte{1, 2, 3, 5, 4, 200, 7, 250, 9})
+	f.Add([]byte{10, 0, 255, 1, 128, 64})
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		r := NewReceiver[uint64](100*time.Millisecond, newRng(9))
+		h := NewHistory[uint64](0)
+		now := t0
+		var base, released uint64
+		var req Request[uint64]
+		for i, b := range ops {
+			now = now.Add(time.Duration(b%16) * 10 * time.Millisecond)
+			var out []uint64
+			switch {
+			case b == 255:
+				if fm, ok := r.T.FirstMissing(); ok {
+					out = r.GiveUp(fm)
+				}
+			case b == 254:
+				base += 1000 // a jump far ahead
+				_, _, _, out = r.Accept(now, base, base)
+			default:
+				seq := base + uint64(b) + 1
+				_, _, _, out = r.Accept(now, seq, seq)
+			}
+			for _, s := range out {
+				if s <= released {
+					t.Fatalf("op %d: released %d after %d", i, s, released)
+				}
+				released = s
+			}
+			if r.T.NumMissing() > MaxMissing {
+				t.Fatalf("%d missing", r.T.NumMissing())
+			}
+			r.T.Due(now, nil)
+			h.Add(uint64(i+1), uint64(i))
+			h.Answer(now, uint64(b), uint64(b)*uint64(i+1)+^uint64(0)>>1, uint64(b%7), &req)
+			if len(req.Resend) > MaxRexmitBatch || len(req.Refused) > MaxRexmitBatch+MaxMsgHist {
+				t.Fatalf("answer too big: %d resends, %d refusals", len(req.Resend), len(req.Refused))
+			}
+		}
+	})
+}
