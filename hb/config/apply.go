@@ -117,12 +117,14 @@ func (b *builder) intRange(d hacf.Directive, tok string, lo, hi int64, what stri
 	return int(v), true
 }
 
-// syslogFacilities are the names cluster-glue accepts (case-sensitive).
+// syslogFacilities are the names heartbeat 3.0.6 accepts (glibc's
+// facilitynames, case-sensitive; "mark" included, as the real daemon showed).
 var syslogFacilities = map[string]int{
 	"none": 0, "kern": 0, "user": 1, "mail": 2, "daemon": 3, "auth": 4, "security": 4,
 	"syslog": 5, "lpr": 6, "news": 7, "uucp": 8, "cron": 9, "authpriv": 10, "ftp": 11,
 	"local0": 16, "local1": 17, "local2": 18, "local3": 19, "local4": 20,
 	"local5": 21, "local6": 22, "local7": 23,
+	"mark": 24 << 3, // glibc INTERNAL_MARK; accepted by heartbeat 3.0.6
 }
 
 var pacemakerValues = []string{"respawn", "minimal", "manual", "valgrind", "ccm-only"}
@@ -209,7 +211,7 @@ func (b *builder) scalar(d hacf.Directive, tok string) {
 	case "logfacility":
 		n, ok := syslogFacilities[tok]
 		if !ok {
-			b.errf(d.Line, d.Name, "logfacility: invalid syslog facility %q: expected none, daemon, local0..local7, user, auth, authpriv, cron, ftp, lpr, mail, news, syslog, uucp (lower case)", tok)
+			b.errf(d.Line, d.Name, "logfacility: invalid syslog facility %q: expected none, daemon, local0..local7, user, auth, authpriv, cron, ftp, kern, lpr, mail, news, security, syslog, uucp (lower case)", tok)
 			return
 		}
 		c.LogFacility = tok
@@ -514,8 +516,10 @@ func (b *builder) tokenMedium(d hacf.Directive, tok string) {
 				b.errf(d.Line, d.Name, "bcast %s: interface %q does not exist (%v)", tok, tok, err)
 				return
 			}
-			if !ifi.Broadcast {
-				b.errf(d.Line, d.Name, "bcast %s: interface %q has no IPv4 broadcast address", tok, tok)
+			// heartbeat asks for the broadcast address (SIOCGIFBRDADDR), which
+			// needs an IPv4 address but not a broadcast flag: "bcast lo" works.
+			if !ifi.IPv4 {
+				b.errf(d.Line, d.Name, "bcast %s: interface %q has no IPv4 address to take a broadcast address from", tok, tok)
 				return
 			}
 		}
@@ -639,7 +643,11 @@ func (b *builder) ucast(d hacf.Directive) {
 			b.errf(d.Line, d.Name, "ucast6 %s: peer %q names interface %q, expected %q", dev, peer, zone, dev)
 			ok = false
 		}
-		if ip, err := netip.ParseAddr(host); err != nil || !ip.Is6() {
+		if ip, err := netip.ParseAddr(host); err == nil && (ip.IsLoopback() || ip.IsUnspecified()) {
+			// The real daemon refuses "ucast6 lo ::1" (bad addr).
+			b.errf(d.Line, d.Name, "ucast6 %s: bad address %q: expected the peer's IPv6 address, not a loopback or unspecified one", dev, peer)
+			ok = false
+		} else if err != nil || !ip.Is6() {
 			if b.env.LookupHost != nil && b.env.LookupHost(host) != nil {
 				b.errf(d.Line, d.Name, "ucast6 %s: cannot resolve %q to an IPv6 address", dev, peer)
 				ok = false

@@ -4,8 +4,8 @@ import "os"
 
 // Iface is what the media checks need to know about a network interface.
 type Iface struct {
-	IPv4      bool // has an IPv4 address (mcast)
-	Broadcast bool // has an IPv4 broadcast address (bcast)
+	IPv4      bool // has an IPv4 address (bcast and mcast need one)
+	Broadcast bool // has the broadcast flag (informational: "bcast lo" works)
 }
 
 // Env answers the questions about the machine that heartbeat asks while it

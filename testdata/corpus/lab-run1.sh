@@ -38,7 +38,7 @@ if [ -n "$SERIAL" ]; then
 fi
 timeout 20 /usr/libexec/heartbeat/heartbeat -f > $C/out 2> $C/err &
 P=$!
-sleep 6
-if kill -0 $P 2>/dev/null; then echo "VERDICT: ACCEPTED (running after 6s)"; /usr/libexec/heartbeat/heartbeat -k >/dev/null 2>&1; sleep 1; kill $P 2>/dev/null; else wait $P; echo "VERDICT: REJECTED rc=$?"; fi
+sleep 4
+if kill -0 $P 2>/dev/null; then echo "VERDICT: ACCEPTED (running after 4s)"; /usr/libexec/heartbeat/heartbeat -k >/dev/null 2>&1; sleep 1; kill $P 2>/dev/null; else wait $P; echo "VERDICT: REJECTED rc=$?"; fi
 echo "--- log"; tail -8 /var/log/ha-log 2>/dev/null; echo "--- stderr"; cat $C/err | grep -v "Core dumps\|core_pattern\|core_uses_pid" | head -30
 '
