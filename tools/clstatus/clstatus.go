@@ -7,6 +7,11 @@
 // offline, parameter unset, heartbeat not running), 11 parameter error,
 // 12 the daemon did not answer within 5 seconds, 13 other errors.
 //
+// When no heartbeat-go daemon answers but heartbeat 3.0.6's API socket
+// (register) exists in the run directory, cl_status asks the C daemon
+// through it (package hbapi), so it keeps working on nodes of a cluster
+// migrated node by node.
+//
 // Differences from heartbeat 3.0.6: the control socket is restricted to
 // root and the haclient group, so other users get "Heartbeat is
 // apparently running on this machine, but refuses my connection" from
@@ -22,11 +27,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/heartbeat-go/heartbeat/hb/ctl"
+	"github.com/heartbeat-go/heartbeat/hb/ctl/hbapi"
 )
 
 // Exit codes.
@@ -105,28 +113,57 @@ const reasonNoConnection = "hb_api_signon: Can't initiate connection to heartbea
 type subcommand struct {
 	opts string // getopt option letters; "x:" takes an argument
 	run  func(c *call) int
+	// want is what the sub-command shows, for heartbeat 3.0.6's API
+	// socket where every item costs a round trip.
+	want func(flags map[byte]string, operands []string) hbapi.Want
+	// getoptWord is how the sub-command words getopt's '?' in its error
+	// line (heartbeat's sub-commands differ).
+	getoptWord string
+}
+
+const (
+	codeWord = "character code ?"
+	charWord = "character ?"
+)
+
+func wantNothing(map[byte]string, []string) hbapi.Want { return hbapi.Want{} }
+func wantNodes(map[byte]string, []string) hbapi.Want   { return hbapi.Want{Nodes: true} }
+func wantRsc(map[byte]string, []string) hbapi.Want     { return hbapi.Want{Resources: true} }
+func wantOne(w hbapi.Want) func(map[byte]string, []string) hbapi.Want {
+	return func(_ map[byte]string, ops []string) hbapi.Want {
+		w.Nodes = true
+		w.Only = "\x00" // no node: nothing per node
+		if len(ops) > 0 {
+			w.Only = ops[0]
+		}
+		return w
+	}
+}
+func wantList(flags map[byte]string, _ []string) hbapi.Want {
+	_, v := flags['v']
+	return hbapi.Want{Nodes: true, Links: v}
 }
 
 var subcommands = map[string]subcommand{
-	"hbstatus":     {"vm", nil}, // handled before sign-on
-	"listnodes":    {"npvm", listNodes},
-	"nodestatus":   {"m", nodeStatus},
-	"nodetype":     {"m", nodeType},
-	"nodeweight":   {"m", nodeWeight},
-	"nodesite":     {"m", nodeSite},
-	"listhblinks":  {"vm", listLinks},
-	"hblinkstatus": {"m", linkStatus},
-	"clientstatus": {"m", clientStatus},
-	"rscstatus":    {"m", rscStatus},
-	"hbparameter":  {"p:m", hbParameter},
-	"test":         {"m", testCmd},
+	"hbstatus":     {"vm", nil, nil, ""}, // handled apart
+	"listnodes":    {"npvm", listNodes, wantList, codeWord},
+	"nodestatus":   {"m", nodeStatus, wantNodes, charWord},
+	"nodetype":     {"m", nodeType, wantNodes, charWord},
+	"nodeweight":   {"m", nodeWeight, wantOne(hbapi.Want{Weight: true}), charWord},
+	"nodesite":     {"m", nodeSite, wantOne(hbapi.Want{Site: true}), charWord},
+	"listhblinks":  {"vm", listLinks, wantOne(hbapi.Want{Links: true}), codeWord},
+	"hblinkstatus": {"m", linkStatus, wantOne(hbapi.Want{Links: true}), charWord},
+	"clientstatus": {"m", clientStatus, wantNothing, charWord},
+	"rscstatus":    {"m", rscStatus, wantRsc, charWord},
+	"hbparameter":  {"p:m", hbParameter, wantNothing, codeWord},
+	"test":         {"", testCmd, wantRsc, ""}, // takes no options and ignores its arguments
 }
 
 // call is one sub-command's invocation.
 type call struct {
 	ctx            context.Context
 	e              env
-	client         *ctl.Client
+	client         source
 	st             ctl.Status
 	flags          map[byte]string // option letter -> argument ("" for plain flags)
 	args           []string        // operands
@@ -176,7 +213,15 @@ func dispatch(ctx context.Context, e env, args []string, stdout, stderr io.Write
 	if name == "hbstatus" {
 		return hbStatus(ctx, e, sc.opts, args[1:], stdout, stderr)
 	}
-	client, st, err := signon(ctx, e)
+	flags, operands, optErr := getopt(sc.opts, args[1:])
+	if sc.opts == "" {
+		flags, operands, optErr = nil, nil, nil
+	}
+	want := hbapi.Want{}
+	if optErr == nil {
+		want = sc.want(flags, operands)
+	}
+	client, st, err := signon(ctx, e, want)
 	if err != nil {
 		if ctx.Err() != nil {
 			return exitTimeout
@@ -186,18 +231,45 @@ func dispatch(ctx context.Context, e env, args []string, stdout, stderr io.Write
 		return exitFailure
 	}
 	defer client.Close()
-	flags, operands, err := getopt(sc.opts, args[1:])
-	if err != nil {
-		fmt.Fprintf(stderr, "cl_status: %v\n", err)
+	if optErr != nil {
+		// heartbeat's getopt runs with the sub-command as argv[0].
+		fmt.Fprintf(stderr, "%s: %v\n", name, optErr)
+		logError(e, stderr, "Error: getopt returned%s.", sc.getoptWord)
 		return exitParam
 	}
 	return sc.run(&call{ctx: ctx, e: e, client: client, st: st, flags: flags, args: operands, stdout: stdout, stderr: stderr})
 }
 
-// signon connects and fetches the snapshot every sub-command starts from.
-func signon(ctx context.Context, e env) (*ctl.Client, ctl.Status, error) {
+// source is where the answers come from: heartbeat-go's control socket,
+// or heartbeat 3.0.6's API socket when the C daemon runs on this node.
+type source interface {
+	Parameter(ctx context.Context, name string) (string, bool, error)
+	ClientStatus(ctx context.Context, node, client string, timeout time.Duration) (ctl.ClientState, error)
+	Close() error
+}
+
+// ctlSource answers from heartbeat-go's control socket.
+type ctlSource struct {
+	*ctl.Client
+	st ctl.Status
+}
+
+func (s ctlSource) Parameter(_ context.Context, name string) (string, bool, error) {
+	v, ok := s.st.Parameters[name]
+	return v, ok, nil
+}
+
+// signon connects and fetches the snapshot every sub-command starts from:
+// from heartbeat-go's control socket, else from heartbeat's own API
+// socket in the same run directory.
+func signon(ctx context.Context, e env, want hbapi.Want) (source, ctl.Status, error) {
 	client, err := ctl.Dial(ctx, e.runDir)
 	if err != nil {
+		if ctl.NotRunning(err) {
+			if _, serr := os.Stat(filepath.Join(e.runDir, hbapi.SocketName)); serr == nil {
+				return signonHbapi(ctx, e, want)
+			}
+		}
 		return nil, ctl.Status{}, err
 	}
 	st, err := client.Status(ctx)
@@ -205,7 +277,27 @@ func signon(ctx context.Context, e env) (*ctl.Client, ctl.Status, error) {
 		client.Close()
 		return nil, ctl.Status{}, err
 	}
-	return client, st, nil
+	return ctlSource{client, st}, st, nil
+}
+
+func signonHbapi(ctx context.Context, e env, want hbapi.Want) (source, ctl.Status, error) {
+	conn, err := hbapi.Signon(ctx, e.runDir)
+	if err != nil {
+		var he *hbapi.Error
+		switch {
+		case errors.As(err, &he):
+			return nil, ctl.Status{}, fmt.Errorf("%w: %s", ctl.ErrDenied, he.Info)
+		case errors.Is(err, syscall.EACCES):
+			return nil, ctl.Status{}, fmt.Errorf("%w: %v", ctl.ErrDenied, err)
+		}
+		return nil, ctl.Status{}, err
+	}
+	st, err := conn.Snapshot(ctx, want)
+	if err != nil {
+		conn.Close()
+		return nil, ctl.Status{}, err
+	}
+	return conn, st, nil
 }
 
 func reason(err error) string {
@@ -256,15 +348,46 @@ func getopt(optstring string, args []string) (map[byte]string, []string, error) 
 	return flags, operands, nil
 }
 
+// getoptLenient collects the flags it recognises and the first error.
+func getoptLenient(opts string, args []string) (map[byte]string, error) {
+	flags := map[byte]string{}
+	var first error
+	for _, a := range args {
+		f, _, err := getopt(opts, []string{a})
+		if err != nil {
+			if first == nil {
+				first = err
+			}
+			// Keep the recognised letters of a cluster like -xv.
+			if len(a) > 1 && a[0] == '-' && a != "--" {
+				for _, c := range []byte(a[1:]) {
+					if strings.IndexByte(opts, c) >= 0 && c != ':' {
+						flags[c] = ""
+					}
+				}
+			}
+			continue
+		}
+		for k, v := range f {
+			flags[k] = v
+		}
+	}
+	return flags, first
+}
+
 func hbStatus(ctx context.Context, e env, opts string, args []string, stdout, stderr io.Writer) int {
-	flags, _, err := getopt(opts, args)
+	flags, err := getoptLenient(opts, args)
 	if err != nil {
-		fmt.Fprintf(stderr, "cl_status: %v\n", err)
-		return exitParam
+		// heartbeat reports a bad option here and carries on.
+		fmt.Fprintf(stderr, "hbstatus: %v\n", err)
 	}
 	_, verbose := flags['v']
 	_, human := flags['m']
-	client, st, err := signon(ctx, e)
+	want := hbapi.Want{}
+	if verbose {
+		want = hbapi.Want{Nodes: true, Links: true}
+	}
+	client, st, err := signon(ctx, e, want)
 	if err != nil {
 		if ctx.Err() != nil {
 			return exitTimeout
@@ -400,7 +523,7 @@ func nodeType(c *call) int {
 }
 
 func nodeWeight(c *call) int {
-	n, code := c.node(msgNoEnough, msgBadNodeWeight)
+	n, code := c.node(msgNotEnough, msgBadNodeWeight)
 	if n == nil {
 		return code
 	}
@@ -413,7 +536,7 @@ func nodeWeight(c *call) int {
 }
 
 func nodeSite(c *call) int {
-	n, code := c.node(msgNoEnough, msgBadNode)
+	n, code := c.node(msgNotEnough, msgBadNode)
 	if n == nil {
 		return code
 	}
@@ -528,8 +651,11 @@ func hbParameter(c *call) int {
 	if key == "crm" {
 		key = "pacemaker"
 	}
-	v, ok := c.st.Parameters[key]
-	if !ok {
+	v, ok, err := c.client.Parameter(c.ctx, key)
+	if err != nil && c.ctx.Err() != nil {
+		return exitTimeout
+	}
+	if err != nil || !ok {
 		c.logError("Cannot get parameter %s's value", name)
 		c.logError("REASON: ")
 		return exitFailure
@@ -555,7 +681,7 @@ func jsonCmd(ctx context.Context, e env, args []string, stdout, stderr io.Writer
 		fmt.Fprintf(stderr, "cl_status: --json takes no arguments\n")
 		return exitParam
 	}
-	client, st, err := signon(ctx, e)
+	client, st, err := signon(ctx, e, hbapi.All)
 	if err != nil {
 		if ctx.Err() != nil {
 			return exitTimeout
