@@ -172,7 +172,7 @@ func (s *sim) apply(n *simNode, o Output) {
 			if q := s.links[lk]; len(q) > 0 && q[len(q)-1].due.After(due) {
 				due = q[len(q)-1].due // per-link order is kept
 			}
-			s.links[lk] = append(s.links[lk], pending{msg: msg, due: due, gen: p.gen})
+			s.links[lk] = append(s.links[lk], pending{msg: msg, due: due, gen: p.gen, sgen: n.gen})
 			if len(s.links[lk]) == 1 {
 				s.at(due.Sub(s.now), "deliver", func() { s.drain(lk) })
 			}
@@ -253,6 +253,9 @@ type pending struct {
 	msg *wire.Message
 	due time.Time
 	gen int
+	// sgen is the sender's generation: once the receiver heard a newer
+	// one, older messages are dropped (as the core does).
+	sgen int
 }
 
 // drain delivers what is due on one link, in order.
@@ -261,7 +264,7 @@ func (s *sim) drain(lk [2]string) {
 	p := s.nodes[to]
 	for len(s.links[lk]) > 0 {
 		head := s.links[lk][0]
-		if !p.up || p.gen != head.gen || s.deadSeen[[2]string{to, from}] {
+		if !p.up || p.gen != head.gen || s.deadSeen[[2]string{to, from}] || s.known[[2]string{to, from}] > head.sgen {
 			s.links[lk] = s.links[lk][1:] // receiver gone or sender declared dead: lost
 			continue
 		}
