@@ -193,6 +193,7 @@ func TestDirectives(t *testing.T) {
 		{name: "keepalive alone is ignored", add: "keepalive\n"},
 		{name: "last value wins", add: "deadtime 1 20\n"},
 		{name: "deadtime equal to twice keepalive", add: "deadtime 2\n", reject: true, line: 9},
+		{name: "deadtime under three keepalives warns", add: "keepalive 2\ndeadtime 5\n", warn: "two lost heartbeats"},
 		{name: "deadtime below keepalive", add: "keepalive 2\ndeadtime 1\n", reject: true, line: 10},
 		{name: "initdead below deadtime", add: "initdead 5\n", reject: true, line: 9},
 		{name: "initdead below 10s warns", add: "deadtime 5\ninitdead 8\n", warn: "may be too small"},

@@ -181,6 +181,9 @@ func (c *Config) finish(b *builder, file, keysPath string, keysFailed bool) diag
 	if c.DeadTime <= 2*c.Keepalive {
 		p.Errorf(file, line("deadtime", "keepalive"), "deadtime", "deadtime %dms is too small compared to keepalive %dms: expected deadtime > 2 x keepalive", ms(c.DeadTime), ms(c.Keepalive))
 	}
+	if c.DeadTime > 2*c.Keepalive && c.DeadTime < 3*c.Keepalive {
+		p.Warnf(file, line("deadtime", "keepalive"), "deadtime", "deadtime %dms is under three keepalives (%dms): two lost heartbeats in a row declare a node dead; use deadtime >= 3 x keepalive", ms(c.DeadTime), ms(c.Keepalive))
+	}
 	// initdead.
 	if c.InitDead < c.DeadTime {
 		p.Errorf(file, line("initdead", "deadtime"), "initdead", "initdead %dms is smaller than deadtime %dms: expected initdead >= deadtime", ms(c.InitDead), ms(c.DeadTime))
