@@ -3,8 +3,10 @@ package config
 import (
 	"errors"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -107,7 +109,34 @@ func build(dir, hacfPath string, data []byte, o Options) (*Config, diag.List) {
 	} else if exists(resPath) {
 		probs.Warnf(resPath, 0, "", "haresources exists but is not used because pacemaker/crm is enabled in ha.cf")
 	}
+	sortProblems(probs, hacfPath, keysPath, resPath)
 	return c, probs
+}
+
+// sortProblems orders problems as a reader goes through the files: ha.cf,
+// authkeys, haresources, each by line, whole-file problems after the
+// line-specific ones; problems at the same place keep their order.
+func sortProblems(l diag.List, files ...string) {
+	rank := func(p diag.Problem) int {
+		for i, f := range files {
+			if p.File == f {
+				return i
+			}
+		}
+		return len(files)
+	}
+	line := func(p diag.Problem) int {
+		if p.Line == 0 {
+			return math.MaxInt
+		}
+		return p.Line
+	}
+	sort.SliceStable(l, func(i, j int) bool {
+		if ri, rj := rank(l[i]), rank(l[j]); ri != rj {
+			return ri < rj
+		}
+		return line(l[i]) < line(l[j])
+	})
 }
 
 // localNode works out the node name as heartbeat does: nodeinfo's first

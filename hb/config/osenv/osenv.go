@@ -44,7 +44,7 @@ func Env() config.Env {
 		Interface: func(name string) (config.Iface, error) {
 			ifi, err := net.InterfaceByName(name)
 			if err != nil {
-				return config.Iface{}, err
+				return config.Iface{}, errors.New("no such device")
 			}
 			var out config.Iface
 			addrs, _ := ifi.Addrs()
