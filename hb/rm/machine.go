@@ -594,6 +594,15 @@ func (m *Machine) PeerRestarted(now time.Time, node string) Output {
 		m.setStandby(&o, standby{})
 	}
 	m.legacyRecheck = true
+	if m.multi && m.commUp {
+		// Tell the newcomer what we hold (legacy mode has no "starting"
+		// exchange to do it), or that we are releasing everything.
+		if m.shutdownWanted {
+			m.sendResource(&o, false, "shutdown")
+		} else {
+			m.sendResource(&o, !m.Busy(), "")
+		}
+	}
 	// It will not answer our ip-requests any more; it holds nothing now.
 	for k, pend := range m.legacyPending {
 		if pend[node] {
@@ -863,7 +872,28 @@ func (m *Machine) onStarting(now time.Time, o *Output, p *peer) {
 	if m.phase == PhaseStarting {
 		m.setPhase(o, PhaseBothStarting)
 	}
-	m.sendResource(o, m.phase == PhaseStable, "")
+	m.sendResource(o, m.phase == PhaseStable, m.multiInfo())
+}
+
+// multiInfo: with more than two nodes (heartbeat-go only), answers sent
+// while shutting down say so, so that the asker knows we may still be
+// stopping groups we no longer list.
+func (m *Machine) multiInfo() string {
+	if m.multi && m.shutdownWanted {
+		return "shutdown"
+	}
+	return ""
+}
+
+// peersSettled: no live peer may be running groups it does not list (it
+// is releasing, or we have not heard what it holds since our start).
+func (m *Machine) peersSettled() bool {
+	for _, p := range m.livePeers() {
+		if p.releasing || (!p.answered && !p.booting) {
+			return false
+		}
+	}
+	return true
 }
 
 func (m *Machine) onResource(now time.Time, o *Output, p *peer, msg *wire.Message) {
@@ -1318,6 +1348,12 @@ func (m *Machine) takeOrphans(now time.Time, o *Output, from, reason string) {
 	if p != nil && (p.status == StatusDead || p.gone) {
 		p.claims = map[string]bool{}
 	}
+	if !m.nice() && m.multi {
+		// Ask instead of taking: whoever still runs one of them (a node
+		// in the middle of its own shutdown, say) releases it first.
+		m.legacyRecheck = true
+		return
+	}
 	if !m.nice() {
 		var keys []string
 		for _, k := range m.orphans(now, false) {
@@ -1339,6 +1375,9 @@ func (m *Machine) takeOrphans(now time.Time, o *Output, from, reason string) {
 		}
 		m.enqueue(j)
 		return
+	}
+	if m.multi && !m.peersSettled() {
+		return // reconcileMulti takes them once nobody may still run them
 	}
 	// Claim the dead node's groups first, so that no message of ours
 	// says "stable" with a holding about to grow.
@@ -1528,7 +1567,7 @@ func (m *Machine) afterChange(now time.Time, o *Output) {
 // claims go to their responsible node; auto_failback on hands groups back
 // to a live, stable home by releasing them (the home then takes them).
 func (m *Machine) reconcileMulti(now time.Time, o *Output) {
-	if m.phase != PhaseStable || m.Busy() {
+	if m.phase != PhaseStable || m.Busy() || !m.peersSettled() {
 		return
 	}
 	allStable := true
