@@ -5,9 +5,12 @@
 // up resources so that the peer takes them over; `failback` means foreign,
 // no argument means all. Arguments, output texts and exit codes are
 // heartbeat 3.0.6's (/usr/share/heartbeat/hb_standby). The request goes to
-// the daemon's control socket (package ctl) instead of heartbeat's FIFO,
-// so a stopped daemon gives an error and exit 1 at once where heartbeat's
-// script would block forever.
+// the daemon's control socket (package ctl). When no heartbeat-go daemon
+// answers but heartbeat 3.0.6's FIFO ($HA_FIFO, /var/lib/heartbeat/fifo)
+// has a reader (the C daemon still runs on this node), the request is
+// written there byte for byte as heartbeat's scripts write it. A stopped
+// daemon gives an error and exit 1 at once where heartbeat's script would
+// block forever.
 package hbstandby
 
 import (
@@ -34,13 +37,23 @@ type Tool struct {
 	Now     func() time.Time
 	LogFile string // HA_LOGFILE: log here instead of stderr
 	TTY     bool   // stderr is a terminal: log without a date
+	// FIFO is heartbeat 3.0.6's command FIFO (HA_FIFO), used when no
+	// heartbeat-go daemon answers: the C daemon may still run on this
+	// node. "" disables it.
+	FIFO string
 }
+
+// DefaultFIFO is heartbeat 3.0.6's FIFO on Debian.
+const DefaultFIFO = "/var/lib/heartbeat/fifo"
 
 // FromEnv fills a Tool from the process environment: $0 (when the binary
 // was called by the tool's name), HA_RUNDIR, HA_LOGFILE, the terminal.
 func FromEnv(name string, standby bool, stderr io.Writer) Tool {
 	t := Tool{Name: name, Path: "/usr/share/heartbeat/" + name, Standby: standby,
-		RunDir: ctl.DefaultRunDir, Now: time.Now, LogFile: os.Getenv("HA_LOGFILE")}
+		RunDir: ctl.DefaultRunDir, Now: time.Now, LogFile: os.Getenv("HA_LOGFILE"), FIFO: DefaultFIFO}
+	if f := os.Getenv("HA_FIFO"); f != "" {
+		t.FIFO = f
+	}
 	if len(os.Args) > 0 && filepath.Base(os.Args[0]) == name {
 		t.Path = os.Args[0]
 	}
@@ -97,6 +110,8 @@ func (t Tool) Run(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	c, err := ctl.Dial(ctx, t.RunDir)
 	if err != nil {
 		switch {
+		case ctl.NotRunning(err) && t.FIFO != "":
+			return t.viaFIFO(what, stderr)
 		case ctl.NotRunning(err):
 			fmt.Fprintf(stderr, "%s: heartbeat is not running (no control socket at %s)\n", t.Path, ctl.SocketPath(t.RunDir))
 		default:
@@ -142,4 +157,38 @@ func (t Tool) log(stderr io.Writer, msg string) {
 		stamp = ""
 	}
 	fmt.Fprintf(stderr, "%s%s\n", stamp, msg)
+}
+
+// viaFIFO sends the request as heartbeat 3.0.6's scripts do: a message
+// written into the daemon's FIFO. Unlike the scripts it does not block
+// when no daemon reads the FIFO: that is "not running".
+func (t Tool) viaFIFO(what ctl.What, stderr io.Writer) int {
+	msg := fmt.Sprintf(">>>\nt=hb_takeover\nrsc_hold=%s\n<<<\n", what)
+	if t.Standby {
+		msg = fmt.Sprintf(">>>\nt=ask_resources\nrsc_hold=%s\ninfo=me\n<<<\n", what)
+	}
+	fi, err := os.Stat(t.FIFO)
+	if err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		fmt.Fprintf(stderr, "%s: heartbeat is not running (no control socket at %s)\n", t.Path, ctl.SocketPath(t.RunDir))
+		return 1
+	}
+	fd, err := unix.Open(t.FIFO, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, unix.ENXIO) {
+			fmt.Fprintf(stderr, "%s: heartbeat is not running (nobody reads %s)\n", t.Path, t.FIFO)
+		} else {
+			fmt.Fprintf(stderr, "%s: cannot reach heartbeat: %s: %v\n", t.Path, t.FIFO, err)
+		}
+		return 1
+	}
+	defer unix.Close(fd)
+	if t.Standby {
+		t.log(stderr, fmt.Sprintf("Going standby [%s].", what))
+	}
+	// One write of less than PIPE_BUF bytes: the daemon gets it whole.
+	if n, err := unix.Write(fd, []byte(msg)); err != nil || n != len(msg) {
+		fmt.Fprintf(stderr, "%s: writing to %s: %v\n", t.Path, t.FIFO, err)
+		return 1
+	}
+	return 0
 }

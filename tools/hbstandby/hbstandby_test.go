@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/heartbeat-go/heartbeat/hb/ctl"
 	"github.com/heartbeat-go/heartbeat/hb/ctl/ctltest"
 )
@@ -142,5 +144,61 @@ func TestRunDirOption(t *testing.T) {
 	}
 	if got := f.Recorded(); !reflect.DeepEqual(got, []string{"takeover foreign", "takeover all"}) {
 		t.Fatalf("got %q", got)
+	}
+}
+
+// With heartbeat 3.0.6 still running (no control socket, its FIFO read),
+// the request goes into the FIFO as heartbeat's scripts write it.
+func TestFIFOFallback(t *testing.T) {
+	for _, tc := range []struct {
+		standby bool
+		args    []string
+		msg     string
+	}{
+		{true, []string{"failback"}, ">>>\nt=ask_resources\nrsc_hold=foreign\ninfo=me\n<<<\n"},
+		{true, nil, ">>>\nt=ask_resources\nrsc_hold=all\ninfo=me\n<<<\n"},
+		{false, []string{"failback"}, ">>>\nt=hb_takeover\nrsc_hold=failback\n<<<\n"},
+		{false, []string{"local"}, ">>>\nt=hb_takeover\nrsc_hold=local\n<<<\n"},
+	} {
+		dir := t.TempDir()
+		fifo := filepath.Join(dir, "fifo")
+		if err := unix.Mkfifo(fifo, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r, err := os.OpenFile(fifo, os.O_RDONLY|unix.O_NONBLOCK, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tl := tool(tc.standby, dir) // no control socket in dir
+		tl.FIFO = fifo
+		var o, e bytes.Buffer
+		code := tl.Run(context.Background(), tc.args, &o, &e)
+		buf := make([]byte, 512)
+		n, _ := r.Read(buf)
+		r.Close()
+		if code != 0 || string(buf[:n]) != tc.msg {
+			t.Errorf("%v %q: exit %d, fifo got %q, want %q; stderr %q", tc.standby, tc.args, code, buf[:n], tc.msg, e.String())
+		}
+	}
+}
+
+func TestFIFOWithoutReaderIsNotRunning(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	regular := filepath.Join(dir, "regular")
+	os.WriteFile(regular, nil, 0o600)
+	for _, path := range []string{fifo, regular, filepath.Join(dir, "missing")} {
+		tl := tool(true, dir)
+		tl.FIFO = path
+		var o, e bytes.Buffer
+		if code := tl.Run(context.Background(), nil, &o, &e); code != 1 || !strings.Contains(e.String(), "heartbeat is not running") || strings.Contains(e.String(), "Going standby") {
+			t.Errorf("%s: exit %d stderr %q", path, code, e.String())
+		}
+	}
+	if b, _ := os.ReadFile(regular); len(b) != 0 {
+		t.Errorf("wrote into a regular file: %q", b)
 	}
 }
