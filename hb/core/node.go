@@ -443,7 +443,7 @@ func (n *Node) Command(now time.Time, c Command) Output {
 	case Send:
 		if c.Msg != nil {
 			if t, _ := c.Msg.Get(wire.FType); t != "" {
-				m := c.Msg.Clone()
+				m := &msgBuf{Message: c.Msg.Clone()}
 				if strings.HasPrefix(t, NoSeqPrefix) {
 					n.sendNoSeq(m)
 				} else {
@@ -457,10 +457,43 @@ func (n *Node) Command(now time.Time, c Command) Output {
 	return n.finish()
 }
 
-func newMsg(t string, capacity int) *wire.Message {
-	m := &wire.Message{Fields: make([]wire.Field, 0, capacity)}
-	m.Add(wire.FType, t)
-	return m
+// msgBuf builds a message whose values share one buffer: two allocations
+// per message instead of one per field.
+type msgBuf struct {
+	*wire.Message
+	buf []byte
+}
+
+func newMsg(t string, capacity int) *msgBuf {
+	b := &msgBuf{Message: &wire.Message{Fields: make([]wire.Field, 0, capacity)}, buf: make([]byte, 0, 160)}
+	b.Add(wire.FType, t)
+	return b
+}
+
+func (b *msgBuf) field(name string, typ wire.FieldType, start int) {
+	end := len(b.buf)
+	b.Fields = append(b.Fields, wire.Field{Name: name, Type: typ, Value: b.buf[start:end:end]})
+}
+
+// Add appends a string field.
+func (b *msgBuf) Add(name, v string) {
+	start := len(b.buf)
+	b.buf = append(b.buf, v...)
+	b.field(name, wire.String, start)
+}
+
+// AddBinary appends a binary field.
+func (b *msgBuf) AddBinary(name string, v []byte) {
+	start := len(b.buf)
+	b.buf = append(b.buf, v...)
+	b.field(name, wire.Binary, start)
+}
+
+// AddUint appends a number in the given base (16: heartbeat's %lx).
+func (b *msgBuf) AddUint(name string, v uint64, base int) {
+	start := len(b.buf)
+	b.buf = strconv.AppendUint(b.buf, v, base)
+	b.field(name, wire.String, start)
 }
 
 func (n *Node) sendStatus() {
@@ -470,25 +503,25 @@ func (n *Node) sendStatus() {
 	}
 	m := newMsg(TypeStatus, 12)
 	m.Add(wire.FStatus, string(n.status))
-	m.Add(wire.FDeadTime, strconv.FormatInt(dt.Milliseconds(), 16))
+	m.AddUint(wire.FDeadTime, uint64(dt.Milliseconds()), 16)
 	m.Add(wire.FProtocol, "1")
 	n.sendSeq(m)
 }
 
 // control appends heartbeat's control fields (add_control_msg_fields).
-func (n *Node) control(m *wire.Message, seq uint64) {
-	if to, ok := m.Get(wire.FTo); ok {
-		if u, ok := n.uuidOf(strings.ToLower(to)); ok {
+func (n *Node) control(m *msgBuf, seq uint64) {
+	if to, ok := m.GetBytes(wire.FTo); ok {
+		if u, ok := n.uuidOf(lower(to)); ok {
 			setBinary(m, wire.FToUUID, u[:])
 		}
 	}
 	m.Add(wire.FOrig, n.self)
 	m.AddBinary(wire.FOrigUUID, n.cfg.UUID[:])
 	if seq != 0 {
-		m.Add(wire.FSeq, strconv.FormatUint(seq, 16))
+		m.AddUint(wire.FSeq, seq, 16)
 	}
 	m.Add(wire.FHg, n.genHex)
-	m.Add(wire.FTime, strconv.FormatInt(n.now.Unix(), 16))
+	m.AddUint(wire.FTime, uint64(n.now.Unix()), 16)
 	if seq != 0 {
 		ld := defaultLoad
 		if n.cfg.LoadAvg != nil {
@@ -499,7 +532,7 @@ func (n *Node) control(m *wire.Message, seq uint64) {
 	m.Add(wire.FTTL, n.ttl)
 }
 
-func setBinary(m *wire.Message, name string, v []byte) {
+func setBinary(m *msgBuf, name string, v []byte) {
 	for i := range m.Fields {
 		if m.Fields[i].Name == name {
 			m.Fields[i].Type = wire.Binary
@@ -521,35 +554,35 @@ func (n *Node) uuidOf(name string) ([16]byte, bool) {
 }
 
 // sendSeq numbers, records, sends and loops back a sequenced message.
-func (n *Node) sendSeq(m *wire.Message) {
+func (n *Node) sendSeq(m *msgBuf) {
 	n.seq++
 	seq := n.seq
 	n.control(m, seq)
-	n.hist.Add(seq, m)
+	n.hist.Add(seq, m.Message)
 	if seq%rexmit.AckDiv == n.selfTrig && !n.oldPeer {
 		// Heartbeat acknowledges its own messages as it loops them back,
 		// before they go out.
 		a := newMsg(TypeAck, 10)
 		a.Add(wire.FTo, n.self)
-		a.Add(wire.FAckSeq, strconv.FormatUint(seq, 16))
+		a.AddUint(wire.FAckSeq, seq, 16)
 		n.sendNoSeq(a)
 	}
-	n.out.Send = append(n.out.Send, Outgoing{Msg: m})
-	if isToUs(m, n.self, n.cfg.UUID) {
-		n.event(Event{Kind: Delivered, Node: n.self, Seq: seq, Msg: m})
+	n.out.Send = append(n.out.Send, Outgoing{Msg: m.Message})
+	if isToUs(m.Message, n.self, n.cfg.UUID) {
+		n.event(Event{Kind: Delivered, Node: n.self, Seq: seq, Msg: m.Message})
 	}
 }
 
-func (n *Node) sendNoSeq(m *wire.Message) {
+func (n *Node) sendNoSeq(m *msgBuf) {
 	n.control(m, 0)
-	n.out.Send = append(n.out.Send, Outgoing{Msg: m})
+	n.out.Send = append(n.out.Send, Outgoing{Msg: m.Message})
 }
 
 func (n *Node) sendRexmitRequest(p *peer, first, last uint64) {
 	m := newMsg(TypeRexmit, 11)
 	m.Add(wire.FTo, p.name)
-	m.Add(wire.FFirstSeq, strconv.FormatUint(first, 10))
-	m.Add(wire.FLastSeq, strconv.FormatUint(last, 10))
+	m.AddUint(wire.FFirstSeq, first, 10)
+	m.AddUint(wire.FLastSeq, last, 10)
 	n.sendNoSeq(m)
 }
 
@@ -647,7 +680,7 @@ func (n *Node) receive(medium string, m *wire.Message) (DropReason, *peer) {
 	if ackOK && !n.oldPeer {
 		a := newMsg(TypeAck, 10)
 		a.Add(wire.FTo, name)
-		a.Add(wire.FAckSeq, strconv.FormatUint(ack, 16))
+		a.AddUint(wire.FAckSeq, ack, 16)
 		n.sendNoSeq(a)
 	}
 	if v == rexmit.Gap {
@@ -680,8 +713,8 @@ func (n *Node) receiveNoSeq(p *peer, medium, t string, gen uint64, m *wire.Messa
 	}
 	switch t {
 	case TypeRexmit:
-		first, ok1 := parseDec(m.Value(wire.FFirstSeq))
-		last, ok2 := parseDec(m.Value(wire.FLastSeq))
+		first, ok1 := parseDec(mustBytes(m, wire.FFirstSeq))
+		last, ok2 := parseDec(mustBytes(m, wire.FLastSeq))
 		if !ok1 || !ok2 || first == 0 || first > last {
 			return DropMalformed
 		}
@@ -692,7 +725,7 @@ func (n *Node) receiveNoSeq(p *peer, medium, t string, gen uint64, m *wire.Messa
 		for i, s := range n.req.Refused {
 			reason := n.req.Reasons[i].String()
 			nak := newMsg(TypeNakRexmit, 11)
-			nak.Add(wire.FFirstSeq, strconv.FormatUint(s, 16))
+			nak.AddUint(wire.FFirstSeq, s, 16)
 			nak.Add(wire.FTo, p.name)
 			nak.Add(fieldComment, reason)
 			n.sendNoSeq(nak)
@@ -730,8 +763,8 @@ func (n *Node) overheard(m *wire.Message) {
 	if to == nil || n.cfg.HeartbeatLiveness {
 		return
 	}
-	first, ok1 := parseDec(m.Value(wire.FFirstSeq))
-	last, ok2 := parseDec(m.Value(wire.FLastSeq))
+	first, ok1 := parseDec(mustBytes(m, wire.FFirstSeq))
+	last, ok2 := parseDec(mustBytes(m, wire.FLastSeq))
 	if !ok1 || !ok2 || first == 0 || first > last {
 		return
 	}
@@ -813,7 +846,7 @@ func (n *Node) deliverAll(p *peer, msgs []*wire.Message, applyStatus bool) {
 				n.applyStatus(p, m)
 			}
 		case TypeReqNodes:
-			rep := &wire.Message{Fields: make([]wire.Field, 0, 14)}
+			rep := &msgBuf{Message: &wire.Message{Fields: make([]wire.Field, 0, 14)}}
 			rep.Add(wire.FTo, p.name)
 			rep.Add(wire.FType, TypeRepNodes)
 			var sb strings.Builder
@@ -926,10 +959,17 @@ func parseHex(b []byte) (uint64, bool) {
 	return v, true
 }
 
-func parseDec(s string) (uint64, bool) {
-	if s == "" || len(s) > 19 {
+// parseDec parses 1..19 decimal digits.
+func parseDec(b []byte) (uint64, bool) {
+	if len(b) == 0 || len(b) > 19 {
 		return 0, false
 	}
-	v, err := strconv.ParseUint(s, 10, 64)
-	return v, err == nil
+	var v uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + uint64(c-'0')
+	}
+	return v, true
 }
