@@ -30,6 +30,9 @@ import (
 // 5120-byte buffer); the rest of a longer line is read as a new line.
 const MaxLine = 5120 - 1
 
+// maxSuggestions bounds the work spent on "did you mean" hints.
+const maxSuggestions = 1000
+
 const (
 	whitespace = " \t\n\r\f"
 	delims     = ", \t\n\r\f"
@@ -150,7 +153,13 @@ func parseLine(f *File, probs *diag.List, raw []byte, lineNo int) {
 	}
 	spec, ok := specs[name]
 	if !ok {
-		if near := Nearest(written); near != "" {
+		// Suggestions cost an edit distance per known name; a file of
+		// garbage gets them only for its first illegal lines.
+		near := ""
+		if len(*probs) < maxSuggestions {
+			near = Nearest(written)
+		}
+		if near != "" {
 			probs.Errorf(f.Path, lineNo, written, "illegal directive %q: not a heartbeat 3.0.6 ha.cf directive (did you mean %q?)", written, near)
 		} else {
 			probs.Errorf(f.Path, lineNo, written, "illegal directive %q: not a heartbeat 3.0.6 ha.cf directive", written)

@@ -166,3 +166,12 @@ func BenchmarkParse200Nodes(b *testing.B) {
 		Parse(data, "ha.cf")
 	}
 }
+
+func TestGarbageIsLinear(t *testing.T) {
+	line := strings.Repeat("x", 200) + " y\n"
+	data := []byte(strings.Repeat(line, 20000))
+	f, probs := Parse(data, "ha.cf")
+	if len(f.Directives) != 0 || len(probs) != 20000 {
+		t.Fatalf("%d directives, %d problems", len(f.Directives), len(probs))
+	}
+}
