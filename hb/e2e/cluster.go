@@ -112,6 +112,9 @@ func NewLoopback(t testing.TB, bin string, spec ClusterSpec) *Cluster {
 	return c
 }
 
+// WriteFile writes content to path with mode (also when the file exists).
+func WriteFile(t testing.TB, path, content string, mode os.FileMode) { write(t, path, content, mode) }
+
 func write(t testing.TB, path, content string, mode os.FileMode) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), mode); err != nil {

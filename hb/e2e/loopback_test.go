@@ -12,13 +12,9 @@ import (
 )
 
 const (
-	keepalive = 200 * time.Millisecond
-	deadtime  = 2 * time.Second
-	// startBonus: a node that started less than 5 s ago advertises its
-	// deadtime plus 2 s (heartbeat does the same), so kills are timed
-	// after that window (plus process start-up and a status message or two
-	// for the peer to learn the normal value).
-	startBonus = 7 * time.Second
+	keepalive  = 200 * time.Millisecond
+	deadtime   = DeadTime
+	startBonus = StartBonus
 )
 
 func twoNodes(t *testing.T, failback, haresources string) *Cluster {

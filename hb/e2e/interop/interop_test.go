@@ -1,4 +1,7 @@
-package e2e
+// Package interop runs heartbeat-go next to the real heartbeat 3.0.6
+// (Debian's package, installed at /usr/libexec/heartbeat) in isolated
+// network, UTS and mount namespaces (root), on ucast with sha1.
+package interop
 
 import (
 	"fmt"
@@ -8,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heartbeat-go/heartbeat/hb/e2e"
 	"github.com/heartbeat-go/heartbeat/hb/netlab"
 	"github.com/heartbeat-go/heartbeat/hb/testbin"
 )
@@ -59,22 +63,18 @@ func (c *cNode) dump() {
 	}
 }
 
-func (c *cNode) hasAddr(a string) bool {
-	out, err := c.n.Output("ip", "-4", "-o", "addr", "show", "dev", "eth0")
-	return err == nil && strings.Contains(out, " "+a+"/")
-}
+func (c *cNode) hasAddr(a string) bool { return e2e.HasAddr(c.n, a) }
 
-func (g *nsNode) hasAddr(a string) bool {
-	out, err := g.n.Output("ip", "-4", "-o", "addr", "show", "dev", "eth0")
-	return err == nil && strings.Contains(out, " "+a+"/")
-}
-
-const vip2 = "198.18.0.101"
+const (
+	vip      = e2e.VIP
+	vip2     = e2e.VIP2
+	deadtime = e2e.DeadTime
+)
 
 // interopLab: hb1 runs heartbeat 3.0.6, hb2 heartbeat-go; ucast eth0 with
 // sha1; haresources "hb1 IPaddr2::198.18.0.100/24/eth0" and
 // "hb2 IPaddr2::198.18.0.101/24/eth0"; auto_failback on.
-func interopLab(t *testing.T) (*cNode, *nsNode, *netlab.Node) {
+func interopLab(t *testing.T) (*cNode, *e2e.NSNode, *netlab.Node) {
 	if _, err := os.Stat(realHeartbeat); err != nil {
 		t.Skipf("heartbeat 3.0.6 is not installed (%s): %v", realHeartbeat, err)
 	}
@@ -85,35 +85,26 @@ func interopLab(t *testing.T) (*cNode, *nsNode, *netlab.Node) {
 	keys := "auth 1\n1 sha1 heartbeat-go-interop-test-key\n"
 
 	etc := filepath.Join(n1.Root, "etc-ha.d")
-	write(t, filepath.Join(etc, "ha.cf"), "logfacility none\nlogfile /var/log/ha-log\ndebugfile /var/log/ha-debug\n"+
+	e2e.WriteFile(t, filepath.Join(etc, "ha.cf"), "logfacility none\nlogfile /var/log/ha-log\ndebugfile /var/log/ha-debug\n"+
 		fmt.Sprintf("ucast eth0 %s\n", n2.Addr())+common, 0o644)
-	write(t, filepath.Join(etc, "authkeys"), keys, 0o600)
-	write(t, filepath.Join(etc, "haresources"), haresources, 0o644)
+	e2e.WriteFile(t, filepath.Join(etc, "authkeys"), keys, 0o600)
+	e2e.WriteFile(t, filepath.Join(etc, "haresources"), haresources, 0o644)
 	c := &cNode{t: t, n: n1}
 
-	g := &nsNode{t: t, bin: testbin.Heartbeat(t), n: n2, dir: filepath.Join(t.TempDir(), "hb2")}
-	for _, d := range []string{g.etc(), g.run(), filepath.Join(g.dir, "var")} {
-		os.MkdirAll(d, 0o755)
-	}
-	write(t, filepath.Join(g.etc(), "ha.cf"), fmt.Sprintf("logfile %s\ndebugfile %s-debug\nucast eth0 %s\n", g.log(), g.log(), n1.Addr())+common, 0o644)
-	write(t, filepath.Join(g.etc(), "authkeys"), keys, 0o600)
-	write(t, filepath.Join(g.etc(), "haresources"), haresources, 0o644)
+	g := e2e.NewNSNode(t, testbin.Heartbeat(t), n2)
+	g.WriteConfig(fmt.Sprintf("ucast eth0 %s\n", n1.Addr())+common, keys, haresources)
 	return c, g, lab.Node("client")
 }
 
-func goStatus(g *nsNode, args ...string) string {
-	cmd := g.n.Command(filepath.Join(filepath.Dir(g.bin), "cl_status"), append([]string{"--run-dir", filepath.Join(g.run(), "heartbeat")}, args...)...)
-	out, _ := cmd.Output()
-	return strings.TrimSpace(string(out))
-}
+func goStatus(g *e2e.NSNode, args ...string) string { return g.ClStatus(args...) }
 
-func bothActive(t *testing.T, c *cNode, g *nsNode, within time.Duration) {
+func bothActive(t *testing.T, c *cNode, g *e2e.NSNode, within time.Duration) {
 	t.Helper()
-	if _, ok := WaitFor(within, func() bool {
+	if _, ok := e2e.WaitFor(within, func() bool {
 		return c.clStatus("nodestatus", "hb2") == "active" && goStatus(g, "nodestatus", "hb1") == "active"
 	}); !ok {
 		c.dump()
-		g.dump()
+		g.Dump()
 		t.Fatalf("not both active: heartbeat 3.0.6 says hb2 is %q, heartbeat-go says hb1 is %q",
 			c.clStatus("nodestatus", "hb2"), goStatus(g, "nodestatus", "hb1"))
 	}
@@ -125,18 +116,18 @@ func bothActive(t *testing.T, c *cNode, g *nsNode, within time.Duration) {
 func TestInteropMembership(t *testing.T) {
 	c, g, _ := interopLab(t)
 	c.start()
-	g.start()
+	g.Start()
 	started := time.Now()
 	bothActive(t, c, g, 40*time.Second)
-	WaitFor(startBonus, func() bool { return time.Since(started) > startBonus })
+	e2e.WaitFor(e2e.StartBonus, func() bool { return time.Since(started) > e2e.StartBonus })
 
 	const ka = 500 * time.Millisecond // keepalive in this lab
 	limit := deadtime + ka
 	// heartbeat 3.0.6 checks for dead nodes on its own schedule (its
 	// timers run about once a second), so its side gets one more keepalive.
 	limitC := deadtime + 2*ka
-	g.kill()
-	took, ok := WaitFor(limitC+5*time.Second, func() bool { return strings.Contains(c.logText(), "node hb2: is dead") })
+	g.Kill()
+	took, ok := e2e.WaitFor(limitC+5*time.Second, func() bool { return strings.Contains(c.logText(), "node hb2: is dead") })
 	if !ok {
 		c.dump()
 		t.Fatal("heartbeat 3.0.6 did not declare hb2 dead")
@@ -149,17 +140,16 @@ func TestInteropMembership(t *testing.T) {
 		t.Errorf("cl_status on hb1 says hb2 is %q, want dead", s)
 	}
 
-	g.start()
+	g.Start()
 	restarted := time.Now()
 	bothActive(t, c, g, 40*time.Second)
-	WaitFor(startBonus, func() bool { return time.Since(restarted) > startBonus })
+	e2e.WaitFor(e2e.StartBonus, func() bool { return time.Since(restarted) > e2e.StartBonus })
 	c.kill()
-	took, ok = WaitFor(limit+5*time.Second, func() bool {
-		b, _ := os.ReadFile(g.log())
-		return strings.Contains(string(b), "node hb1: is dead")
+	took, ok = e2e.WaitFor(limit+5*time.Second, func() bool {
+		return strings.Contains(g.LogText(), "node hb1: is dead")
 	})
 	if !ok {
-		g.dump()
+		g.Dump()
 		t.Fatal("heartbeat-go did not declare hb1 dead")
 	}
 	t.Logf("heartbeat-go declared heartbeat 3.0.6 dead %v after SIGKILL", took)
@@ -176,29 +166,29 @@ func TestInteropMembership(t *testing.T) {
 func TestInteropVIPFailover(t *testing.T) {
 	c, g, client := interopLab(t)
 	c.start()
-	g.start()
+	g.Start()
 	started := time.Now()
 	placed := func(onC, onGo string) func() bool {
 		return func() bool {
-			return c.hasAddr(onC) && !g.hasAddr(onC) && g.hasAddr(onGo) && !c.hasAddr(onGo)
+			return c.hasAddr(onC) && !e2e.HasAddr(g.N, onC) && e2e.HasAddr(g.N, onGo) && !c.hasAddr(onGo)
 		}
 	}
-	if _, ok := WaitFor(60*time.Second, placed(vip, vip2)); !ok {
+	if _, ok := e2e.WaitFor(60*time.Second, placed(vip, vip2)); !ok {
 		c.dump()
-		g.dump()
+		g.Dump()
 		t.Fatal("the VIPs never settled on their home nodes")
 	}
-	WaitFor(startBonus, func() bool { return time.Since(started) > startBonus })
+	e2e.WaitFor(e2e.StartBonus, func() bool { return time.Since(started) > e2e.StartBonus })
 
 	// C node dies: heartbeat-go takes 198.18.0.100.
 	c.kill()
 	c.n.Cut(0)
-	took, ok := WaitFor(deadtime+10*time.Second, func() bool { return g.hasAddr(vip) })
+	took, ok := e2e.WaitFor(deadtime+10*time.Second, func() bool { return e2e.HasAddr(g.N, vip) })
 	if !ok {
-		g.dump()
+		g.Dump()
 		t.Fatal("heartbeat-go did not take over the VIP of heartbeat 3.0.6")
 	}
-	if _, ok := WaitFor(5*time.Second, func() bool { return reaches(client, g.n) }); !ok {
+	if _, ok := e2e.WaitFor(5*time.Second, func() bool { return e2e.Reaches(client, g.N, vip) }); !ok {
 		t.Error("client does not reach the VIP on heartbeat-go")
 	}
 	t.Logf("heartbeat-go holds %s %v after heartbeat 3.0.6 was killed", vip, took)
@@ -211,26 +201,26 @@ func TestInteropVIPFailover(t *testing.T) {
 	c.n.Plug(0)
 	c.start()
 	restarted := time.Now()
-	if _, ok := WaitFor(60*time.Second, placed(vip, vip2)); !ok {
+	if _, ok := e2e.WaitFor(60*time.Second, placed(vip, vip2)); !ok {
 		c.dump()
-		g.dump()
+		g.Dump()
 		t.Fatal("the VIP did not fail back to heartbeat 3.0.6")
 	}
-	WaitFor(startBonus, func() bool { return time.Since(restarted) > startBonus })
+	e2e.WaitFor(e2e.StartBonus, func() bool { return time.Since(restarted) > e2e.StartBonus })
 
 	// heartbeat-go dies: heartbeat 3.0.6 takes 198.18.0.101.
-	g.kill()
-	g.n.Cut(0)
+	g.Kill()
+	g.N.Cut(0)
 	// heartbeat 3.0.6's own timing is not under test: it runs harc,
 	// mach_down, ResourceManager and the IPaddr2 agent as shell scripts,
 	// which take seconds on a loaded machine. What matters is that it
 	// notices the death and takes the group.
-	dead, ok := WaitFor(deadtime+10*time.Second, func() bool { return strings.Contains(c.logText(), "node hb2: is dead") })
+	dead, ok := e2e.WaitFor(deadtime+10*time.Second, func() bool { return strings.Contains(c.logText(), "node hb2: is dead") })
 	if !ok {
 		c.dump()
 		t.Fatal("heartbeat 3.0.6 did not declare heartbeat-go dead")
 	}
-	took, ok = WaitFor(60*time.Second, func() bool { return c.hasAddr(vip2) })
+	took, ok = e2e.WaitFor(60*time.Second, func() bool { return c.hasAddr(vip2) })
 	if !ok {
 		c.dump()
 		t.Fatal("heartbeat 3.0.6 did not take over the VIP of heartbeat-go")
