@@ -86,7 +86,10 @@ func Parse(kind string, args []string, udpport, baud int) ([]Spec, error) {
 			}})
 	case KindUcast, KindUcast6:
 		if len(args) == 0 {
-			return nil, nil // heartbeat accepts an empty line and makes no medium
+			if k == KindUcast6 {
+				return nil, fmt.Errorf("ucast6 statement without device")
+			}
+			return nil, nil // heartbeat accepts an empty ucast line and makes no medium
 		}
 		ifc := args[0]
 		if len(args) < 2 {
@@ -96,10 +99,8 @@ func Parse(kind string, args []string, udpport, baud int) ([]Spec, error) {
 			return nil, fmt.Errorf("ucast6 [%s] missing ucast6 address", ifc)
 		}
 		peer := args[1]
-		if k == KindUcast6 {
-			if _, zone, ok := strings.Cut(peer, "%"); ok && zone != ifc {
-				return nil, fmt.Errorf("ucast6 [%s] bad address [%s]: zone %q is not the interface", ifc, peer, zone)
-			}
+		if k == KindUcast6 && !validUcast6(peer) {
+			return nil, fmt.Errorf("ucast6 [%s] bad addr [%s]", ifc, peer)
 		}
 		open := func() (Medium, error) { return NewUcast(ifc, peer, udpport) }
 		if k == KindUcast6 {
@@ -144,7 +145,7 @@ func parseMcast(k Kind, args []string) (*Spec, error) {
 	}
 	group := args[1]
 	g, err := netip.ParseAddr(group)
-	if err != nil || !g.IsMulticast() || g.Is4() == v6 {
+	if err != nil || !g.IsMulticast() || g.Is4() == v6 || (v6 && !validMcast6(g)) {
 		return nil, fmt.Errorf("%s%s [%s] bad addr [%s]", lead, p, ifc, group)
 	}
 	port, ttl, loop := atoi(args[2]), atoi(args[3]), atoi(args[4])
@@ -169,6 +170,39 @@ func parseMcast(k Kind, args []string) (*Spec, error) {
 		s.open = func() (Medium, error) { return NewMcast(ifc, group, port, ttl, loop == 1) }
 	}
 	return s, nil
+}
+
+// validUcast6 is heartbeat's plausibility check of a ucast6 peer: a
+// numeric IPv6 address (an optional %scope is ignored here) that is not
+// multicast, unspecified or loopback.
+func validUcast6(peer string) bool {
+	host, _, _ := strings.Cut(peer, "%")
+	a, err := netip.ParseAddr(host)
+	if err != nil || !a.Is6() || a.Is4In6() {
+		return false
+	}
+	return !a.IsMulticast() && !a.IsUnspecified() && !a.IsLoopback()
+}
+
+// validMcast6 is heartbeat's check of an mcast6 group: no flags but the
+// transient bit, a link-, admin-, site- or organisation-local scope, and
+// not all zeros after the scope.
+func validMcast6(g netip.Addr) bool {
+	b := g.As16()
+	if b[0] != 0xff || b[1]&0xe0 != 0 {
+		return false
+	}
+	switch b[1] & 0x0f {
+	case 0x2, 0x4, 0x5, 0x8:
+	default:
+		return false
+	}
+	for _, x := range b[2:] {
+		if x != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // atoi is C's atoi: optional blanks and sign, then leading digits; 0 when

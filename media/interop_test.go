@@ -124,20 +124,31 @@ func converse(t *testing.T, m Medium, h1 *netlab.Node, keys *authkeys.Keys, enco
 }
 
 func TestInteropRealHeartbeatUDP(t *testing.T) {
+	// hb1Line is hb1's ha.cf media line; open opens ours on hb2. ll1/ll2
+	// are the nodes' IPv6 link-local addresses.
 	for _, c := range []struct {
-		name, hb1Line string
-		open          func() (Medium, error)
+		name    string
+		hb1Line func(ll2 string) string
+		open    func(ll1 string) (Medium, error)
 	}{
-		{"ucast", "ucast eth0 198.18.0.2", func() (Medium, error) { return NewUcast("eth0", "198.18.0.1", 694) }},
-		{"bcast", "bcast eth0", func() (Medium, error) { return NewBcast("eth0", 694) }},
-		{"mcast", "mcast eth0 239.18.0.1 694 1 0", func() (Medium, error) { return NewMcast("eth0", "239.18.0.1", 694, 1, false) }},
+		{"ucast", func(string) string { return "ucast eth0 198.18.0.2" },
+			func(string) (Medium, error) { return NewUcast("eth0", "198.18.0.1", 694) }},
+		{"bcast", func(string) string { return "bcast eth0" },
+			func(string) (Medium, error) { return NewBcast("eth0", 694) }},
+		{"mcast", func(string) string { return "mcast eth0 239.18.0.1 694 1 0" },
+			func(string) (Medium, error) { return NewMcast("eth0", "239.18.0.1", 694, 1, false) }},
+		{"ucast6", func(ll2 string) string { return "ucast6 eth0 " + ll2 },
+			func(ll1 string) (Medium, error) { return NewUcast6("eth0", ll1, 694) }},
+		{"mcast6", func(string) string { return "mcast6 eth0 ff12::1:18 694 1 0" },
+			func(string) (Medium, error) { return NewMcast6("eth0", "ff12::1:18", 694, 1, false) }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			lab := netlab.New(t, netlab.Options{Isolated: true})
 			h1, h2 := lab.Node("hb1"), lab.Node("hb2")
+			ll1, ll2 := linkLocal(t, h1), linkLocal(t, h2)
 			keys := interopKeys(t)
-			m := inNode(t, h2, c.open)
-			startRealHeartbeat(t, h1, c.hb1Line)
+			m := inNode(t, h2, func() (Medium, error) { return c.open(ll1) })
+			startRealHeartbeat(t, h1, c.hb1Line(ll2))
 			converse(t, m, h1, keys, func(msg *wire.Message) []byte {
 				b, err := wire.Encode(msg, keys)
 				if err != nil {
@@ -145,6 +156,19 @@ func TestInteropRealHeartbeatUDP(t *testing.T) {
 				}
 				return b
 			}, "Link hb2:eth0 up.")
+			// Our open log, with hb2's peer swapped for hb1's, is what the
+			// real heartbeat logged for its own medium.
+			ol, ok := m.(OpenLogger)
+			if !ok {
+				t.Fatal("no OpenLog")
+			}
+			log, _ := os.ReadFile(filepath.Join(h1.Root, "var-log", "ha-log"))
+			swap := strings.NewReplacer(ll1, ll2, "198.18.0.1", "198.18.0.2")
+			for _, line := range ol.OpenLog() {
+				if want := "info: glib: " + swap.Replace(line) + "\n"; !strings.Contains(string(log), want) {
+					t.Errorf("real heartbeat did not log %q", want)
+				}
+			}
 		})
 	}
 }
@@ -173,4 +197,10 @@ func TestInteropRealHeartbeatSerial(t *testing.T) {
 		}
 		return b
 	}, "Link hb2:"+a+" up.")
+	log, _ := os.ReadFile(filepath.Join(h1.Root, "var-log", "ha-log"))
+	for _, line := range s.OpenLog() {
+		if want := "info: glib: " + strings.Replace(line, b, a, 1) + "\n"; !strings.Contains(string(log), want) {
+			t.Errorf("real heartbeat did not log %q", want)
+		}
+	}
 }

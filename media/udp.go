@@ -67,6 +67,14 @@ func bindToDevice(iface string) sockopt {
 	}
 }
 
+// bufs1M asks for 1 MiB send and receive buffers (heartbeat's IPv6 media
+// do; failures are ignored, as there).
+func bufs1M(fd int) error {
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 1<<20)
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 1<<20)
+	return nil
+}
+
 func listenUDP(network, addr string, opts ...sockopt) (*net.UDPConn, error) {
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
 		var oerr error
@@ -173,8 +181,10 @@ func NewUcast(iface, peer string, port int) (*UDP, error) {
 	return newUcast(KindUcast, iface, peer, port)
 }
 
-// NewUcast6 opens "ucast6 IFACE PEER6"; as NewUcast over IPv6 (traffic
-// class IPTOS_LOWDELAY). A link-local PEER6 may carry "%IFACE".
+// NewUcast6 opens "ucast6 IFACE PEER6" as heartbeat 3.0.6 does: like
+// NewUcast over IPv6, but with the default traffic class, no SO_REUSEPORT
+// on the write socket and 1 MiB socket buffers. A link-local PEER6 without
+// "%scope" is taken to be on IFACE; with one, the scope must be IFACE.
 func NewUcast6(iface, peer string, port int) (*UDP, error) {
 	return newUcast(KindUcast6, iface, peer, port)
 }
@@ -191,22 +201,39 @@ func newUcast(kind Kind, iface, peer string, port int) (*UDP, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: cannot resolve %s: %w", kind, peer, err)
 	}
+	if kind == KindUcast6 && ra.IP.IsLinkLocalUnicast() {
+		// A link-local peer without %scope is on IFACE, as in heartbeat.
+		ifi, err := net.InterfaceByName(iface)
+		if err != nil {
+			return nil, fmt.Errorf("ucast6 device [%s] is invalid or not set up properly", iface)
+		}
+		if ra.Zone == "" {
+			ra.Zone = iface
+		} else if zi, err := net.InterfaceByName(ra.Zone); err != nil || zi.Index != ifi.Index {
+			return nil, fmt.Errorf("ucast6: scope %s does not match device %s", ra.Zone, iface)
+		}
+	}
 	numericZone(ra)
 	u := &UDP{iface: iface, dst: ra}
 	u.init(kind, string(kind)+" "+iface+" "+peer, iface)
-	tos := intOpt(unix.IPPROTO_IP, unix.IP_TOS, TOSLowDelay, "IP_TOS")
-	if kind == KindUcast6 {
-		tos = intOpt(unix.IPPROTO_IPV6, unix.IPV6_TCLASS, TOSLowDelay, "IPV6_TCLASS")
+	var wopts, ropts []sockopt
+	if kind == KindUcast {
+		// ucast: low-delay TOS and SO_REUSEPORT on the write socket.
+		wopts = []sockopt{intOpt(unix.IPPROTO_IP, unix.IP_TOS, TOSLowDelay, "IP_TOS"), bindToDevice(iface),
+			intOpt(unix.SOL_SOCKET, unix.SO_REUSEPORT, 1, "SO_REUSEPORT")}
+		ropts = []sockopt{intOpt(unix.SOL_SOCKET, unix.SO_REUSEADDR, 1, "SO_REUSEADDR"), bindToDevice(iface),
+			intOpt(unix.SOL_SOCKET, unix.SO_REUSEPORT, 1, "SO_REUSEPORT")}
+	} else {
+		// ucast6: default traffic class, 1 MiB socket buffers.
+		wopts = []sockopt{bufs1M, bindToDevice(iface)}
+		ropts = []sockopt{intOpt(unix.SOL_SOCKET, unix.SO_REUSEADDR, 1, "SO_REUSEADDR"), bufs1M, bindToDevice(iface),
+			intOpt(unix.SOL_SOCKET, unix.SO_REUSEPORT, 1, "SO_REUSEPORT")}
 	}
-	u.wconn, err = listenUDP(network, ":0", tos, bindToDevice(iface),
-		intOpt(unix.SOL_SOCKET, unix.SO_REUSEPORT, 1, "SO_REUSEPORT"))
+	u.wconn, err = listenUDP(network, ":0", wopts...)
 	if err != nil {
 		return nil, err
 	}
-	u.rconn, err = listenUDP(network, ":"+strconv.Itoa(port),
-		intOpt(unix.SOL_SOCKET, unix.SO_REUSEADDR, 1, "SO_REUSEADDR"),
-		bindToDevice(iface),
-		intOpt(unix.SOL_SOCKET, unix.SO_REUSEPORT, 1, "SO_REUSEPORT"))
+	u.rconn, err = listenUDP(network, ":"+strconv.Itoa(port), ropts...)
 	if err != nil {
 		u.wconn.Close()
 		return nil, err
@@ -273,7 +300,8 @@ func NewMcast(iface, group string, port, ttl int, loop bool) (*UDP, error) {
 }
 
 // NewMcast6 opens "mcast6 IFACE GROUP PORT HOPS LOOP", the IPv6 version of
-// NewMcast (interface chosen by index).
+// NewMcast (interface chosen by index, 1 MiB socket buffers, read socket
+// bound to [::]:PORT and joined to GROUP on IFACE).
 func NewMcast6(iface, group string, port, hops int, loop bool) (*UDP, error) {
 	if err := checkPort(port); err != nil {
 		return nil, err
@@ -288,16 +316,17 @@ func NewMcast6(iface, group string, port, hops int, loop bool) (*UDP, error) {
 	}
 	u := &UDP{iface: iface, dst: &net.UDPAddr{IP: g.AsSlice(), Port: port, Zone: strconv.Itoa(ifi.Index)}}
 	u.init(KindMcast6, fmt.Sprintf("mcast6 %s %s %d %d %d", iface, group, port, hops, b2i(loop)), iface)
-	u.wconn, err = listenUDP("udp6", ":0",
+	u.wconn, err = listenUDP("udp6", ":0", bufs1M,
 		intOpt(unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_IF, ifi.Index, "IPV6_MULTICAST_IF"),
 		intOpt(unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_LOOP, b2i(loop), "IPV6_MULTICAST_LOOP"),
 		intOpt(unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_HOPS, hops, "IPV6_MULTICAST_HOPS"))
 	if err != nil {
 		return nil, err
 	}
-	bindAddr := net.JoinHostPort(group+"%"+iface, strconv.Itoa(port))
-	u.rconn, err = listenUDP("udp6", bindAddr,
-		intOpt(unix.SOL_SOCKET, unix.SO_REUSEADDR, 1, "SO_REUSEADDR"))
+	// Heartbeat binds the mcast6 read socket to [::]:PORT (not to the
+	// group) and joins the group on IFACE.
+	u.rconn, err = listenUDP("udp6", "[::]:"+strconv.Itoa(port),
+		intOpt(unix.SOL_SOCKET, unix.SO_REUSEADDR, 1, "SO_REUSEADDR"), bufs1M)
 	if err == nil {
 		err = rawControl(u.rconn, func(fd int) error {
 			mreq := &unix.IPv6Mreq{Multiaddr: g.As16(), Interface: uint32(ifi.Index)}
@@ -363,8 +392,7 @@ func errnoOf(err error) error {
 	return err
 }
 
-// OpenLog returns what heartbeat logs when it opens this medium (known
-// for bcast, mcast and ucast; nil for the IPv6 media).
+// OpenLog returns the info lines heartbeat logs when it opens this medium.
 func (u *UDP) OpenLog() []string {
 	port := u.dst.Port
 	switch u.kind {
@@ -384,6 +412,21 @@ func (u *UDP) OpenLog() []string {
 		f := strings.Fields(u.name) // mcast IF GROUP PORT TTL LOOP
 		return []string{fmt.Sprintf("UDP multicast heartbeat started for group %s port %d interface %s (ttl=%s loop=%s)",
 			u.dst.IP, port, u.iface, f[4], f[5])}
+	case KindMcast6:
+		f := strings.Fields(u.name) // mcast6 IF GROUP PORT HOPS LOOP
+		return []string{fmt.Sprintf("UDP multicast heartbeat started for [%s]:%d on interface %s (hops=%s loop=%s)",
+			u.dst.IP, port, u.iface, f[4], f[5])}
+	case KindUcast6:
+		peer := u.dst.IP.String()
+		if u.dst.IP.IsLinkLocalUnicast() {
+			peer += "%" + u.iface
+		}
+		return []string{
+			"ucast6: bound send socket to device: " + u.iface,
+			"ucast6: bound receive socket to device: " + u.iface,
+			"ucast6: set SO_REUSEPORT",
+			fmt.Sprintf("ucast6: heartbeat started for [%s]:%d on interface %s", peer, port, u.iface),
+		}
 	}
 	return nil
 }

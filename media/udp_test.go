@@ -453,13 +453,23 @@ func TestIPv6MediaNetns(t *testing.T) {
 	ctx := context.Background()
 	t.Run("ucast6", func(t *testing.T) {
 		m1 := inNode(t, h1, func() (*UDP, error) { return NewUcast6("eth0", ll2+"%eth0", 694) })
-		m2 := inNode(t, h2, func() (*UDP, error) { return NewUcast6("eth0", ll1+"%eth0", 694) })
+		// Without %scope a link-local peer is on the medium's interface.
+		m2 := inNode(t, h2, func() (*UDP, error) { return NewUcast6("eth0", ll1, 694) })
+		if ol := m1.OpenLog(); ol[len(ol)-1] != "ucast6: heartbeat started for ["+ll2+"%eth0]:694 on interface eth0" {
+			t.Errorf("open log %q", ol)
+		}
 		if err := m1.Send(ctx, []byte("v6 hello")); err != nil {
 			t.Fatal(err)
 		}
 		p, err := recvWithin(t, m2, 5*time.Second)
 		if err != nil || string(p.Data) != "v6 hello" || !strings.Contains(p.From, ll1) {
 			t.Fatalf("got %q from %q: %v", p.Data, p.From, err)
+		}
+		if err := m2.Send(ctx, []byte("v6 back")); err != nil {
+			t.Fatal(err)
+		}
+		if p, err := recvWithin(t, m1, 5*time.Second); err != nil || string(p.Data) != "v6 back" {
+			t.Fatalf("got %q: %v", p.Data, err)
 		}
 	})
 	t.Run("mcast6", func(t *testing.T) {
