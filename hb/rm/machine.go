@@ -1686,9 +1686,15 @@ func (m *Machine) onIPRequest(now time.Time, o *Output, p *peer, msg *wire.Messa
 	reply := func(o *Output, weown string) {
 		o.Send = append(o.Send, newMsg(TIPRequestResp, wire.FTo, p.name, FIPAddr, k, FWeOwn, weown, FOK, "OK"))
 	}
-	if _, known := m.byKey[k]; !known {
+	i, known := m.byKey[k]
+	if !known {
 		reply(o, "no")
 		return
+	}
+	if _, asking := m.legacyPending[k]; asking && m.groups[i].Node == p.name && p.name != m.cfg.Local {
+		// Its home asks for it while we stand in for it: the home wins
+		// (with more than two nodes two requests can cross).
+		delete(m.legacyPending, k)
 	}
 	if m.shutdownWanted {
 		if m.held[k] || m.claim[k] || m.startQueued(k) {
