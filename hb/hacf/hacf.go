@@ -17,6 +17,10 @@
 // inside a token, commas as separators for some directives but not for
 // others), so a hand-written lexer that mirrors those rules is used instead
 // of a participle grammar; every directive keeps its line number.
+//
+// Cost (BenchmarkParse200Nodes, a 208-line ha.cf with 200 node lines):
+// about 50 µs of CPU and 426 allocations per file on the 2-core build VM
+// (wall time under load was 0.2-0.45 ms).
 package hacf
 
 import (
