@@ -417,3 +417,24 @@ func TestOldPeerWithoutProtocolField(t *testing.T) {
 		}
 	}
 }
+
+func TestGapEvents(t *testing.T) {
+	n := newHb1(t)
+	n.Tick(t0)
+	n.Receive(t0, "eth0", hb2Status("1", "up"))
+	out := n.Receive(t0, "eth0", hb2Status("4", "up"))
+	if len(out.Events) == 0 || out.Events[0].Kind != Lost || out.Events[0].Seq != 2 || out.Events[0].LastSeq != 3 {
+		t.Fatalf("gap: %v", out.Events)
+	}
+	n.Receive(t0, "eth0", hb2Status("3", "up"))
+	nak := hb2Msg("t", "NS_nak_rexmit", "firstseq", "2", "dest", "hb1", "comment", "seqno too low", "src", "hb2",
+		"hg", "6b03b72f", "ts", "6b03b72f")
+	out = n.Receive(t0, "eth0", nak)
+	var kinds []EventKind
+	for _, e := range out.Events {
+		kinds = append(kinds, e.Kind)
+	}
+	if !slices.Equal(kinds, []EventKind{LostForGood, Delivered, Delivered, NoneMissing}) {
+		t.Fatalf("after the refusal: %v", out.Events)
+	}
+}

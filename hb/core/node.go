@@ -683,8 +683,11 @@ func (n *Node) receive(medium string, m *wire.Message) (DropReason, *peer) {
 		a.AddUint(wire.FAckSeq, ack, 16)
 		n.sendNoSeq(a)
 	}
-	if v == rexmit.Gap {
+	switch {
+	case v == rexmit.Gap:
 		n.event(Event{Kind: Lost, Node: name, Seq: prev + 1, LastSeq: seq - 1})
+	case v == rexmit.Recovered && p.recv.T.NumMissing() == 0:
+		n.event(Event{Kind: NoneMissing, Node: name})
 	}
 	// out is reused by the receiver: copy before delivering (delivery can
 	// re-enter the receiver only through GiveUp, never here, but be safe).
@@ -741,6 +744,9 @@ func (n *Node) receiveNoSeq(p *peer, medium, t string, gen uint64, m *wire.Messa
 			n.event(Event{Kind: LostForGood, Node: p.name, Seq: s})
 			n.deliverings = append(n.deliverings[:0], p.recv.GiveUp(s)...)
 			n.deliverAll(p, n.deliverings, true)
+			if p.recv.T.NumMissing() == 0 {
+				n.event(Event{Kind: NoneMissing, Node: p.name})
+			}
 		}
 	case TypeAck:
 		ab, _ := m.GetBytes(wire.FAckSeq)

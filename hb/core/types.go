@@ -183,10 +183,13 @@ const (
 	// RexmitRefused: we could not resend Seq to Node; Reason is heartbeat's
 	// ("Cannot rexmit pkt %d for %s: %s").
 	RexmitRefused
+	// NoneMissing: every gap from Node is filled or given up ("No pkts
+	// missing from %s!").
+	NoneMissing
 )
 
 var kindNames = [...]string{"local-status", "node-status", "node-dead", "link-status", "peer-restarted",
-	"partition-healed", "late-heartbeat", "delivered", "lost", "lost-for-good", "rexmit-refused"}
+	"partition-healed", "late-heartbeat", "delivered", "lost", "lost-for-good", "rexmit-refused", "none-missing"}
 
 func (k EventKind) String() string {
 	if int(k) < len(kindNames) {
@@ -236,6 +239,8 @@ func (e Event) String() string {
 		return fmt.Sprintf("lost-for-good %s %d", e.Node, e.Seq)
 	case RexmitRefused:
 		return fmt.Sprintf("rexmit-refused %s %d (%s)", e.Node, e.Seq, e.Reason)
+	case NoneMissing:
+		return "none-missing " + e.Node
 	}
 	return e.Kind.String()
 }
