@@ -10,7 +10,18 @@
 // Checks that depend on the machine (does a host name resolve, does a user
 // exist, is a program executable, does an interface exist) go through the
 // Env functions, so they can be faked in tests or switched off when a
-// configuration is checked away from the node that will run it.
+// configuration is checked away from the node that will run it. Package
+// hb/config/osenv answers them from the running machine.
+//
+// Compatibility is tested against the real daemon's verdicts: every case
+// of ../shared/captures/config-errors.txt (TestCaptureVerdicts), 47
+// borderline lines run through heartbeat 3.0.6 (testdata/edge-verdicts.txt)
+// and every file set of ../shared/corpus (TestCorpus, verdicts in
+// testdata/corpus/verdicts.tsv at the module root).
+//
+// Cost: loading a 100-node configuration (BenchmarkLoadConfig100Nodes)
+// takes well under a millisecond; haresources.Parse of a 500-line file
+// (BenchmarkParseHaresources500) about 0.45 ms of CPU on the 2-core build VM.
 package config
 
 import (
