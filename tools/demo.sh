@@ -71,6 +71,11 @@ start() {
 	echo "started $1 (pid $!, 127.0.0.x address $2)"
 }
 
+# show NODE: the cluster as NODE's daemon sees it (heartbeat status).
+show() {
+	HA_RUNDIR="$work/$1/run/heartbeat" "$bin" status 2>&1 | sed 's/^/    /' || true
+}
+
 holder() {
 	h=""
 	for n in hb1 hb2; do
@@ -102,6 +107,8 @@ start hb2 127.0.0.12
 wait_for hb1 60
 say "resource demo::web is held by $(holder)"
 cat "$DEMO_DIR/events.log"
+echo "hb2's view (heartbeat status):"
+show hb2
 
 say "steady state for 5 s (a node that just started advertises deadtime + 2 s)"
 sleep 5
@@ -116,6 +123,8 @@ wait_for hb2 $((deadtime * 5))
 t1=$(ts)
 say "hb2 took over demo::web $(elapsed "$t0" "$t1") s after the kill (deadtime ${deadtime}s)"
 grep -h "is dead\|Resources being acquired\|takeover complete" "$work/hb2/ha-log" || true
+echo "hb2's view (heartbeat status):"
+show hb2
 
 say "restarting hb1 (auto_failback on)"
 t0=$(ts)
@@ -123,6 +132,8 @@ start hb1 127.0.0.11
 wait_for hb1 60
 t1=$(ts)
 say "demo::web is back on $(holder), $(elapsed "$t0" "$t1") s after the restart"
+echo "hb1's view (heartbeat status):"
+show hb1
 
 say "resource events"
 cat "$DEMO_DIR/events.log"

@@ -3,6 +3,7 @@ package daemon
 import (
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/heartbeat-go/heartbeat/haresources"
@@ -27,6 +28,7 @@ type clusterEngine struct {
 	now      time.Time            // time of the input being handled
 	told     map[string]rm.Status // peer statuses the resource manager has been given
 	drops    map[core.DropReason]uint64
+	heard    map[string]time.Time // last accepted packet per node
 	links    []string // link name per medium index
 	core     *core.Node
 	rm       *rm.Machine // nil with -M or in Pacemaker mode
@@ -253,6 +255,12 @@ func (e *clusterEngine) Receive(now time.Time, link int, m *wire.Message) out {
 		name = e.links[link]
 	}
 	co := e.core.Receive(now, name, m)
+	if co.Drop == core.Accepted {
+		if e.heard == nil {
+			e.heard = map[string]time.Time{}
+		}
+		e.heard[strings.ToLower(m.Value(wire.FOrig))] = now
+	}
 	if co.Drop != core.Accepted && co.Drop != core.DropFromSelf {
 		e.drops[co.Drop]++
 		o.Events = append(o.Events, event{Level: slog.LevelDebug, Text: fmt.Sprintf("dropped t=%s from %s on %s: %s",
@@ -310,7 +318,8 @@ func (e *clusterEngine) Done(now time.Time, id uint64, r rm.Result) out {
 
 func (e *clusterEngine) Snapshot(s *ctl.Status) {
 	for _, n := range e.core.Nodes() {
-		cn := ctl.Node{Name: n.Name, Type: ctl.NodeNormal, Status: ctl.NodeStatus(n.Status), Generation: n.Generation, Weight: 100}
+		cn := ctl.Node{Name: n.Name, Type: ctl.NodeNormal, Status: ctl.NodeStatus(n.Status), Generation: n.Generation, Weight: 100,
+			LastHeard: e.heard[n.Name]}
 		for _, l := range n.Links {
 			cn.Links = append(cn.Links, ctl.Link{Name: l.Name, Status: ctl.LinkStatus(l.Status)})
 		}
