@@ -29,7 +29,7 @@ type clusterEngine struct {
 	told     map[string]rm.Status // peer statuses the resource manager has been given
 	drops    map[core.DropReason]uint64
 	heard    map[string]time.Time // last accepted packet per node
-	links    []string // link name per medium index
+	links    []string             // link name per medium index
 	core     *core.Node
 	rm       *rm.Machine // nil with -M or in Pacemaker mode
 	coreWake time.Time
