@@ -709,8 +709,16 @@ func (n *Node) receiveNoSeq(p *peer, medium, t string, gen uint64, m *wire.Messa
 		n.now.Sub(p.mp.Fresh) >= n.cfg.Keepalive && n.nsFresh(p, m)
 	n.changes = n.tab.Heard(n.now, p.name, medium, fresh, n.changes)
 	if !isToUs(m, n.self, n.cfg.UUID) {
-		if t == TypeRexmit {
+		switch t {
+		case TypeRexmit:
 			n.overheard(m)
+		case TypeNakRexmit:
+			// The sender cannot resend it to anyone: stop waiting too
+			// (heartbeat does, without a log line).
+			if s, ok := parseHex(mustBytes(m, wire.FFirstSeq)); ok && p.recv.T.IsMissing(s) {
+				n.deliverings = append(n.deliverings[:0], p.recv.GiveUp(s)...)
+				n.deliverAll(p, n.deliverings, true)
+			}
 		}
 		return DropNotForUs
 	}
