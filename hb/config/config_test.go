@@ -378,3 +378,39 @@ func hasErrorAt(l diag.List, file string, line int) bool {
 	}
 	return false
 }
+
+func TestUDPPortIsReadAtTheFirstUDPMedium(t *testing.T) {
+	text := "logfile /x\nkeepalive 1\ndeadtime 10\nudpport 700\nucast eth0 198.18.0.2\nudpport 701\nbcast eth1\nmcast eth0 239.0.0.1 702 1 0\nnode hb1\n"
+	c, probs := loadMem(text, baseKeys, ptr(""), "hb1", fakeEnv())
+	if probs.HasErrors() {
+		t.Fatal(probs)
+	}
+	if c.UDPPort != 701 || c.Media[0].Port != 700 || c.Media[1].Port != 700 || c.Media[2].Port != 702 {
+		t.Fatalf("udpport %d, media %+v", c.UDPPort, c.Media)
+	}
+}
+
+func TestNodeNamesAndNodeinfo(t *testing.T) {
+	env := fakeEnv()
+	env.ReadFile = func(p string) ([]byte, error) {
+		if p == "/etc/ha.d/nodeinfo" {
+			return []byte("HB2\n"), nil
+		}
+		return nil, errors.New("no file")
+	}
+	c, probs := loadMem(baseHaCf, baseKeys, ptr(baseRes), "", env)
+	if probs.HasErrors() || c.LocalNode != "hb2" {
+		t.Fatalf("nodeinfo: local %q %v", c.LocalNode, probs)
+	}
+	// Without a final newline nodeinfo is ignored and uname -n is used.
+	env.ReadFile = func(string) ([]byte, error) { return []byte("hb2"), nil }
+	c, _ = loadMem(baseHaCf, baseKeys, ptr(baseRes), "", env)
+	if c.LocalNode != "hb1" {
+		t.Fatalf("nodeinfo without newline: local %q", c.LocalNode)
+	}
+	long := strings.Repeat("n", 120)
+	c, _ = loadMem(baseHaCf+"node "+long+"\n", baseKeys, ptr(baseRes), "hb1", fakeEnv())
+	if got := c.Nodes[len(c.Nodes)-1].Name; len(got) != MaxNodeName {
+		t.Fatalf("long node name kept as %d chars", len(got))
+	}
+}
