@@ -414,3 +414,14 @@ func TestNodeNamesAndNodeinfo(t *testing.T) {
 		t.Fatalf("long node name kept as %d chars", len(got))
 	}
 }
+
+func TestParseFromText(t *testing.T) {
+	c, probs := Parse("/etc/ha.d", []byte(baseHaCf), []byte(baseKeys), []byte(baseRes), Options{Node: "hb1", Env: fakeEnv()})
+	if probs.HasErrors() || len(c.Resources.Groups) != 1 || c.Keys.Active != 1 {
+		t.Fatalf("%v", probs)
+	}
+	_, probs = Parse("/etc/ha.d", []byte(baseHaCf), []byte(baseKeys), nil, Options{Node: "hb1", Env: fakeEnv()})
+	if !hasErrorAt(probs, "/etc/ha.d/haresources", 0) {
+		t.Fatalf("missing haresources not reported: %v", probs)
+	}
+}

@@ -289,3 +289,21 @@ func (c *Config) finish(b *builder, file, keysPath string, keysFailed bool) diag
 	}
 	return p
 }
+
+// Parse builds the configuration from the files' contents, without
+// reading the file system (other than through o.Env): dir names the files
+// in problems, res nil means there is no haresources file. The authkeys
+// file-mode rule is not applied (it needs the file).
+func Parse(dir string, hacfText, keys, res []byte, o Options) (*Config, diag.List) {
+	o.loadKeys = func(p string) (*authkeys.Keys, diag.List) { return authkeys.Parse(keys, p) }
+	o.loadResources = func(p string) (*haresources.File, diag.List) {
+		if res == nil {
+			var l diag.List
+			l.Errorf(p, 0, "", "cannot open resources file: heartbeat needs haresources unless pacemaker/crm is on (an empty file is fine)")
+			return nil, l
+		}
+		return haresources.Parse(res, p)
+	}
+	o.resourcesExist = func(string) bool { return res != nil }
+	return build(dir, filepath.Join(dir, "ha.cf"), hacfText, o)
+}
