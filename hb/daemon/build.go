@@ -3,8 +3,10 @@ package daemon
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
+	"github.com/heartbeat-go/heartbeat/haresources"
 	"github.com/heartbeat-go/heartbeat/hb/config"
 	"github.com/heartbeat-go/heartbeat/hb/core"
 	"github.com/heartbeat-go/heartbeat/hb/rm"
@@ -41,28 +43,45 @@ func (r *runtime) build() error {
 		wc.serial = append(wc.serial, m.Type == config.Serial)
 	}
 	r.codec = wc
-	seed := uint64(time.Now().UnixNano())
-	cn, err := core.New(core.Config{
+	var groups []haresources.Group
+	manage := r.cfg.V1() && r.cfg.Resources != nil
+	if manage {
+		groups = r.cfg.Resources.Groups
+	}
+	e, err := newClusterEngine(core.Config{
 		Node: r.cfg.LocalNode, UUID: r.uuid, Generation: r.gen, Nodes: normalNodes(r.cfg), Media: names,
 		Keepalive: r.cfg.Keepalive, DeadTime: r.cfg.DeadTime, WarnTime: r.cfg.WarnTime, InitDead: r.cfg.InitDead,
 		MaxRexmitDelay: r.cfg.MaxRexmitDelay, TTL: len(r.cfg.Nodes) + r.cfg.HopFudge,
-		LoadAvg: LoadAvg, Rand: rand.New(rand.NewPCG(seed, uint64(r.gen))),
-	})
+		LoadAvg: LoadAvg, Rand: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), r.gen)),
+	}, manage, groups, rmFailback(r.cfg.AutoFailback))
 	if err != nil {
-		return fmt.Errorf("cannot start the cluster core: %w", err)
-	}
-	e := &clusterEngine{local: r.cfg.LocalNode, links: names, core: cn, nodes: normalNodes(r.cfg),
-		drops: map[core.DropReason]uint64{}}
-	if r.cfg.V1() && r.cfg.Resources != nil {
-		m, err := rm.New(rm.Config{Local: r.cfg.LocalNode, Nodes: normalNodes(r.cfg), Groups: r.cfg.Resources.Groups,
-			AutoFailback: rmFailback(r.cfg.AutoFailback)})
-		if err != nil {
-			return fmt.Errorf("cannot start the resource manager: %w", err)
-		}
-		e.rm = m
-		e.groups = r.cfg.Resources.Groups
+		return err
 	}
 	r.eng = e
 	r.runner = newRunner(r)
 	return nil
+}
+
+// newClusterEngine builds the core and (when manage is set) the v1
+// resource manager for one node.
+func newClusterEngine(cc core.Config, manage bool, groups []haresources.Group, fb rm.AutoFailback) (*clusterEngine, error) {
+	cn, err := core.New(cc)
+	if err != nil {
+		return nil, fmt.Errorf("cannot start the cluster core: %w", err)
+	}
+	local := strings.ToLower(cc.Node)
+	var nodes []string
+	for _, n := range cc.Nodes {
+		nodes = append(nodes, strings.ToLower(n))
+	}
+	e := &clusterEngine{local: local, links: cc.Media, core: cn, nodes: nodes, drops: map[core.DropReason]uint64{}}
+	if manage {
+		m, err := rm.New(rm.Config{Local: local, Nodes: nodes, Groups: groups, AutoFailback: fb})
+		if err != nil {
+			return nil, fmt.Errorf("cannot start the resource manager: %w", err)
+		}
+		e.rm = m
+		e.groups = groups
+	}
+	return e, nil
 }
