@@ -425,3 +425,15 @@ func TestParseFromText(t *testing.T) {
 		t.Fatalf("missing haresources not reported: %v", probs)
 	}
 }
+
+func TestMoreWarnings(t *testing.T) {
+	for _, c := range []struct{ add, warn string }{
+		{"node HB2\n", "listed twice"},
+		{"use_logd on\n", "use_logd is on"},
+	} {
+		_, probs := loadMem(baseHaCf+c.add, baseKeys, ptr(baseRes), "hb1", fakeEnv())
+		if probs.HasErrors() || !strings.Contains(warnText(probs), c.warn) {
+			t.Errorf("%q: %v", c.add, probs)
+		}
+	}
+}

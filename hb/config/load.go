@@ -241,6 +241,9 @@ func (c *Config) finish(b *builder, file, keysPath string, keysFailed bool) diag
 		p.Errorf(file, line("use_logd"), "use_logd", "no log entry found in ha.cf and use_logd is set to off: expected logfile, debugfile, logfacility or use_logd on")
 	default:
 		c.UseLogd = b.useLogd != nil && *b.useLogd
+		if c.UseLogd {
+			p.Warnf(file, line("use_logd"), "use_logd", "use_logd is on but logfile/debugfile/logfacility are still set: with logd, heartbeat's messages go where logd.cf says")
+		}
 	}
 	// 3.0.6 records unset log files as /dev/null when syslog is used.
 	if b.facility > 0 {
@@ -270,6 +273,16 @@ func (c *Config) finish(b *builder, file, keysPath string, keysFailed bool) diag
 	}
 
 	// Warnings for what works but is risky.
+	seen := map[string]int{}
+	for _, n := range c.Nodes {
+		if l, dup := seen[n.Name]; dup && n.Type == NormalNode {
+			p.Warnf(file, n.Line, "node", "node %s is listed twice (first on line %d); heartbeat does not check duplicates", n.Name, l)
+		}
+		seen[n.Name] = n.Line
+	}
+	if c.CRM && c.AutoJoin != "none" {
+		p.Warnf(file, line("autojoin"), "autojoin", "autojoin %s: any node that knows the auth key can join the cluster and stays in the host cache until hb_delnode", c.AutoJoin)
+	}
 	hbMedia := c.HeartbeatMedia()
 	switch {
 	case len(c.Media) > 0 && len(hbMedia) == 0:
