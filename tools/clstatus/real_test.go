@@ -78,6 +78,16 @@ while IFS= read -r c; do
 		echo "[exit $rc]"
 	done
 done < $CMDS
+echo "=== status"
+set +e
+$OURS status
+echo "[exit $?]"
+echo "=== standby"
+$OURS hb_standby all
+echo "[exit $?]"
+for i in $(seq 1 50); do grep -q "ask_resources\|standby" $W/ha-log && break; sleep 0.1; done
+grep "ask_resources\|standby" $W/ha-log
+echo "=== end"
 `
 
 // TestAgainstRealHeartbeat compares our cl_status with heartbeat 3.0.6's
@@ -113,6 +123,19 @@ func TestAgainstRealHeartbeat(t *testing.T) {
 		t.Fatalf("namespace script: %v\n%s", err, out)
 	}
 	results := map[string]map[string]string{"real": {}, "ours": {}}
+	text := string(out)
+	section := func(name string) string {
+		_, after, _ := strings.Cut(text, "=== "+name+"\n")
+		body, _, _ := strings.Cut(after, "\n=== ")
+		return body
+	}
+	if st := section("status"); !strings.Contains(st, "hbreal (this node)  normal  active") || !strings.Contains(st, "answered by heartbeat 3.0.6") || !strings.HasSuffix(st, "[exit 0]") {
+		t.Errorf("heartbeat status against heartbeat 3.0.6:\n%s", st)
+	}
+	if sb := section("standby"); !strings.Contains(sb, "Going standby [all].\n[exit 0]") || !strings.Contains(sb, "info: hbreal wants to go standby [all]") {
+		t.Errorf("hb_standby through heartbeat 3.0.6's FIFO: the daemon did not take it:\n%s", sb)
+	}
+	out = []byte(text[:strings.Index(text, "=== status\n")])
 	header := regexp.MustCompile(`(?m)^=== (real|ours) (.*)$`)
 	idx := header.FindAllStringSubmatchIndex(string(out), -1)
 	for i, m := range idx {

@@ -3,6 +3,9 @@
 // node, each resource group and where it runs, and the last failovers with
 // their timing, as the local daemon sees them (through package ctl).
 //
+// When only heartbeat 3.0.6 runs on the node, the screen is built from
+// its API socket (package hbapi), with what that API tells.
+//
 // Exit codes follow heartbeat -s: 0 the daemon answered, 3 it is not
 // running, 4 the control socket refused us, 1 anything else.
 package status
@@ -13,11 +16,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/heartbeat-go/heartbeat/hb/ctl"
+	"github.com/heartbeat-go/heartbeat/hb/ctl/hbapi"
 )
 
 // Run runs `heartbeat status [--run-dir DIR]` and returns its exit code.
@@ -40,6 +45,9 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	defer cancel()
 	c, err := ctl.Dial(ctx, dir)
 	if err != nil {
+		if _, serr := os.Stat(filepath.Join(dir, hbapi.SocketName)); ctl.NotRunning(err) && serr == nil {
+			return fromHeartbeat(ctx, dir, stdout, stderr)
+		}
 		return fail(stderr, dir, err)
 	}
 	defer c.Close()
@@ -48,6 +56,27 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return fail(stderr, dir, err)
 	}
 	Write(stdout, st, time.Now(), time.Local)
+	return 0
+}
+
+// fromHeartbeat shows what heartbeat 3.0.6's API tells, when the C
+// daemon runs on this node.
+func fromHeartbeat(ctx context.Context, dir string, stdout, stderr io.Writer) int {
+	c, err := hbapi.Signon(ctx, dir)
+	if err != nil {
+		var he *hbapi.Error
+		if errors.As(err, &he) {
+			err = fmt.Errorf("%w: %s", ctl.ErrDenied, he.Info)
+		}
+		return fail(stderr, dir, err)
+	}
+	defer c.Close()
+	st, err := c.Snapshot(ctx, hbapi.All)
+	if err != nil {
+		return fail(stderr, dir, err)
+	}
+	Write(stdout, st, time.Now(), time.Local)
+	fmt.Fprintln(stdout, "(answered by heartbeat 3.0.6: no generations, resource groups or failover history)")
 	return 0
 }
 
