@@ -132,6 +132,7 @@ type Machine struct {
 	shutdownReplies [][2]string // ip-requests answered once shutdown stopped everything
 	lastHolding     string
 	lastAnnounce    string
+	owesStable      bool // we answered "isstable=0" while busy: send "1" when idle
 }
 
 // New validates cfg and returns a machine in phase Init.
@@ -397,6 +398,10 @@ func (m *Machine) finish(now time.Time, o *Output) Output {
 		if len(m.jobs) == before {
 			break
 		}
+	}
+	if m.owesStable && m.isStable() {
+		m.owesStable = false
+		m.sendResource(o, true, "")
 	}
 	if m.multi && !m.nice() && m.commUp && !m.shutdownStarted {
 		// heartbeat-go, legacy mode with more than two nodes: tell the
@@ -872,7 +877,16 @@ func (m *Machine) onStarting(now time.Time, o *Output, p *peer) {
 	if m.phase == PhaseStarting {
 		m.setPhase(o, PhaseBothStarting)
 	}
-	m.sendResource(o, m.phase == PhaseStable, m.multiInfo())
+	stable := m.isStable()
+	if !stable && m.phase == PhaseStable {
+		m.owesStable = true // say so when the transition is over
+	}
+	m.sendResource(o, stable, m.multiInfo())
+}
+
+// isStable: negotiated, and no resource action or standby under way.
+func (m *Machine) isStable() bool {
+	return m.phase == PhaseStable && !m.Busy() && m.sb.phase == StandbyNot && !m.shutdownWanted
 }
 
 // multiInfo: with more than two nodes (heartbeat-go only), answers sent
@@ -1174,11 +1188,15 @@ func (m *Machine) onAsk(now time.Time, o *Output, p *peer, msg *wire.Message) {
 			sb.keys = keys
 			m.setStandby(o, sb)
 			m.ev(o, Info, "acquire %s HA resources (standby).", m.bits(setOf(keys), m.cfg.Local))
+			// Claimed before they start (heartbeat adds the bits after, but
+			// sends nothing in between; we may have to answer a "starting"
+			// meanwhile).
+			for _, k := range keys {
+				m.claim[k] = true
+			}
 			j := &job{done: func(now time.Time, o *Output, j *job) {
-				for _, k := range keys {
-					if !slices.Contains(j.failed, k) {
-						m.claim[k] = true
-					}
+				for _, k := range j.failed {
+					delete(m.claim, k)
 				}
 				o.Send = append(o.Send, newMsg(TAskResources, FRscHold, sb.set.String(), FInfo, "done"))
 				m.sendResource(o, true, "")
