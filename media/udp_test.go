@@ -565,3 +565,70 @@ func TestKeptBcastFollowsInterface(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// A pulled cable is not a broken medium: the kept medium stays open (sends
+// may fail and are counted), and traffic resumes through it once the cable
+// is back. Noticing the silence is the membership layer's job.
+func TestKeptUcastSurvivesPulledCable(t *testing.T) {
+	lab := netlab.New(t, netlab.Options{})
+	h1, h2 := lab.Node("hb1"), lab.Node("hb2")
+	opts := KeepOptions{MinBackoff: 20 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, CheckEvery: 20 * time.Millisecond}
+	k := Keep(KindUcast, "ucast eth0 198.18.0.2", "eth0", func() (Medium, error) {
+		var m Medium
+		err := h1.Do(func() (err error) { m, err = NewUcast("eth0", "198.18.0.2", 694); return err })
+		return m, err
+	}, opts)
+	defer k.Close()
+	rx := inNode(t, h2, func() (*UDP, error) { return NewUcast("eth0", "198.18.0.1", 694) })
+	waitFor(t, 5*time.Second, "medium up", func() bool { return k.Stats().State == StateUp })
+	ctx := context.Background()
+	exchange := func(what string) {
+		t.Helper()
+		got := make(chan string, 1)
+		go func() {
+			defer close(got)
+			for {
+				// Packets sent while the cable was out may still arrive
+				// (queued behind neighbour resolution): skip them.
+				p, err := recvWithin(t, rx, 10*time.Second)
+				if err != nil {
+					return
+				}
+				if string(p.Data) == what {
+					got <- what
+					return
+				}
+			}
+		}()
+		waitFor(t, 10*time.Second, what, func() bool {
+			_ = k.Send(ctx, []byte(what))
+			select {
+			case _, ok := <-got:
+				if !ok {
+					t.Fatalf("%s never arrived", what)
+				}
+				return true
+			case <-time.After(50 * time.Millisecond):
+				return false
+			}
+		})
+	}
+	exchange("before")
+	if err := h1.Cut(0); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "carrier loss", func() bool {
+		out, _ := h1.Output("ip", "-o", "link", "show", "eth0")
+		return strings.Contains(out, "NO-CARRIER")
+	})
+	for i := 0; i < 5; i++ {
+		_ = k.Send(ctx, []byte("into the void"))
+	}
+	if err := h1.Plug(0); err != nil {
+		t.Fatal(err)
+	}
+	exchange("after")
+	if st := k.Stats(); st.Reopens != 0 || st.State != StateUp {
+		t.Errorf("cable pull reopened the medium: %+v", st)
+	}
+}
