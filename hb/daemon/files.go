@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -9,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 )
 
 // PidFileName is heartbeat's pid file inside the run directory.
@@ -95,88 +93,6 @@ func CreatePidFile(path string, pid int) error {
 		}
 	}
 	return err
-}
-
-// writeAtomic writes data to path through a temporary file in the same
-// directory, fsync'ed before the rename, so readers see the old or the new
-// content and never a torn file.
-func writeAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
-}
-
-// Generation file and UUID file names in the state directory.
-const (
-	GenerationFile = "hb_generation"
-	UUIDFile       = "hb_uuid"
-)
-
-// NextGeneration reads hb_generation from dir, increments it, writes it
-// back (15 columns right-aligned and a newline, as heartbeat does) and
-// returns it. first is true when there was no usable previous generation,
-// in which case the generation starts at now+1 (Unix seconds).
-func NextGeneration(dir string, now time.Time) (gen uint64, first bool, err error) {
-	path := filepath.Join(dir, GenerationFile)
-	b, rerr := os.ReadFile(path)
-	if rerr == nil {
-		if g, perr := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64); perr == nil {
-			gen = g + 1
-		}
-	}
-	if gen == 0 {
-		gen = uint64(now.Unix()) + 1
-		first = true
-	}
-	if err := writeAtomic(path, []byte(fmt.Sprintf("%15d\n", gen)), 0o644); err != nil {
-		return 0, first, err
-	}
-	return gen, first, nil
-}
-
-// LoadUUID returns the node's UUID from hb_uuid in dir (16 raw bytes),
-// creating a random (version 4) one on first start; created says so.
-func LoadUUID(dir string) (id [16]byte, created bool, err error) {
-	path := filepath.Join(dir, UUIDFile)
-	b, rerr := os.ReadFile(path)
-	if rerr == nil && len(b) == 16 {
-		copy(id[:], b)
-		return id, false, nil
-	}
-	if _, err := rand.Read(id[:]); err != nil {
-		return id, false, err
-	}
-	id[6] = id[6]&0x0f | 0x40
-	id[8] = id[8]&0x3f | 0x80
-	if err := writeAtomic(path, id[:], 0o644); err != nil {
-		return id, true, err
-	}
-	return id, true, nil
 }
 
 // LoadAvg returns /proc/loadavg as heartbeat puts it in the "ld" field:

@@ -142,49 +142,6 @@ func formatPidString(pid int) string {
 	return strings.Repeat(" ", 10-len(s)) + s + "\n"
 }
 
-func TestGeneration(t *testing.T) {
-	dir := t.TempDir()
-	now := time.Unix(1795405613, 0)
-	g, first, err := NextGeneration(dir, now)
-	if err != nil || !first || g != 1795405614 {
-		t.Fatalf("first generation %d %v %v", g, first, err)
-	}
-	b, _ := os.ReadFile(filepath.Join(dir, GenerationFile))
-	if string(b) != "     1795405614\n" {
-		t.Fatalf("hb_generation %q", b)
-	}
-	g, first, err = NextGeneration(dir, now.Add(time.Hour))
-	if err != nil || first || g != 1795405615 {
-		t.Fatalf("second generation %d %v %v", g, first, err)
-	}
-	// A file written by the C heartbeat is read the same way.
-	os.WriteFile(filepath.Join(dir, GenerationFile), []byte("             41\n"), 0o644)
-	if g, _, _ := NextGeneration(dir, now); g != 42 {
-		t.Fatalf("after 41: %d", g)
-	}
-	// Garbage restarts from the clock rather than failing.
-	os.WriteFile(filepath.Join(dir, GenerationFile), []byte("xx"), 0o644)
-	if g, first, _ := NextGeneration(dir, now); g != 1795405614 || !first {
-		t.Fatalf("after garbage: %d %v", g, first)
-	}
-}
-
-func TestUUID(t *testing.T) {
-	dir := t.TempDir()
-	a, created, err := LoadUUID(dir)
-	if err != nil || !created {
-		t.Fatal(created, err)
-	}
-	b, created, err := LoadUUID(dir)
-	if err != nil || created || a != b {
-		t.Fatalf("uuid not kept: %x %x %v", a, b, created)
-	}
-	raw, _ := os.ReadFile(filepath.Join(dir, UUIDFile))
-	if len(raw) != 16 || !bytes.Equal(raw, a[:]) {
-		t.Fatalf("hb_uuid %x", raw)
-	}
-}
-
 func TestLogFormat(t *testing.T) {
 	dir := t.TempDir()
 	lf, df := filepath.Join(dir, "ha-log"), filepath.Join(dir, "ha-debug")

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	crand "crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/heartbeat-go/heartbeat/hb/config"
 	"github.com/heartbeat-go/heartbeat/hb/ctl"
+	"github.com/heartbeat-go/heartbeat/hb/membership/state"
 	"github.com/heartbeat-go/heartbeat/hb/rm"
 	"github.com/heartbeat-go/heartbeat/hb/wire"
 	"github.com/heartbeat-go/heartbeat/media"
@@ -274,24 +276,25 @@ func runDaemon(ctx context.Context, o Options, cfg *config.Config, stderr io.Wri
 	return r.run(ctx)
 }
 
-// stateFiles reads and bumps the generation and loads the node's UUID.
+// stateFiles reads and bumps the generation and loads the node's UUID
+// (hb/membership/state keeps heartbeat's file formats).
 func (r *runtime) stateFiles() error {
 	if r.cfg.HBGenMethod == "time" {
-		r.gen = uint64(r.started.Unix())
+		r.gen = state.TimeGeneration(r.started)
 	} else {
-		gen, first, err := NextGeneration(r.o.StateDir, r.started)
+		gen, note, err := state.BumpGeneration(r.o.StateDir, r.started)
 		if err != nil {
 			return fmt.Errorf("Cannot write generation file: %v", err)
 		}
-		if first {
-			r.log.Warn(fmt.Sprintf("No Previous generation - starting at %d", gen))
+		if note != "" {
+			r.log.Warn(string(note))
 		}
 		r.gen = gen
 	}
 	r.log.Info(fmt.Sprintf("Heartbeat generation: %d", r.gen))
-	id, created, err := LoadUUID(r.o.StateDir)
+	id, created, err := state.ReadOrCreateUUID(r.o.StateDir, crand.Reader)
 	if err != nil {
-		return fmt.Errorf("Cannot write uuid file: %v", err)
+		return fmt.Errorf("Cannot read or write uuid file: %v", err)
 	}
 	if created {
 		r.log.Info("No uuid found for current node - generating a new uuid.")
