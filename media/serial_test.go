@@ -391,3 +391,47 @@ func TestSerialKeptSurvivesMissingDevice(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// An unplugged line (the pty pair disappears) takes the kept medium down;
+// plugging it back in brings it up again.
+func TestSerialKeptUnplugAndReplug(t *testing.T) {
+	if _, err := exec.LookPath("socat"); err != nil {
+		t.Skip("socat not installed")
+	}
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "A"), filepath.Join(dir, "B")
+	plug := func() *exec.Cmd {
+		cmd := exec.Command("socat", "pty,raw,echo=0,link="+a, "pty,raw,echo=0,link="+b)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		waitFor(t, 5*time.Second, "socat links", func() bool {
+			_, err := os.Stat(a)
+			return err == nil
+		})
+		return cmd
+	}
+	cable := plug()
+	lockDir := t.TempDir()
+	k := Keep(KindSerial, "serial "+a, a, func() (Medium, error) {
+		return OpenSerial(SerialConfig{Device: a, Baud: 115200, LockDir: lockDir})
+	}, KeepOptions{MinBackoff: 20 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, CheckEvery: 20 * time.Millisecond})
+	defer k.Close()
+	waitFor(t, 5*time.Second, "medium up", func() bool { return k.Stats().State == StateUp })
+	cable.Process.Kill()
+	cable.Wait()
+	waitFor(t, 5*time.Second, "medium down", func() bool {
+		st := k.Stats()
+		return st.State == StateDown && st.LastErr != ""
+	})
+	// The lock of the vanished line was released on the way down.
+	if _, err := os.Stat(LockPath(lockDir, a)); err == nil {
+		t.Error("lock of the unplugged line left behind")
+	}
+	plug()
+	waitFor(t, 5*time.Second, "medium back up", func() bool { return k.Stats().State == StateUp })
+	if st := k.Stats(); st.Reopens != 1 {
+		t.Errorf("reopens %d", st.Reopens)
+	}
+}
