@@ -229,9 +229,7 @@ func TestStopKillsProcessGroupsInReverseOrder(t *testing.T) {
 		s.Start(sp)
 	}
 	waitFor(t, "both running", 10*time.Second, func() bool {
-		_, e1 := os.Stat(filepath.Join(dir, "one.grandchild"))
-		_, e2 := os.Stat(filepath.Join(dir, "two.grandchild"))
-		return e1 == nil && e2 == nil
+		return lines(filepath.Join(dir, "one.grandchild")) == 1 && lines(filepath.Join(dir, "two.grandchild")) == 1
 	})
 	var pids []int
 	for _, n := range []string{"one", "two"} {
