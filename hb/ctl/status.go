@@ -139,6 +139,9 @@ type Status struct {
 	Parameters map[string]string `json:"parameters,omitempty"`
 	// Failovers are the most recent resource moves, oldest first.
 	Failovers []Failover `json:"failovers,omitempty"`
+	// Connectivity is what ping nodes, ipfail, pingd and the respawned
+	// children report; nil when none is configured.
+	Connectivity *Connectivity `json:"connectivity,omitempty"`
 }
 
 // Node is one cluster node (or ping node) as the local daemon sees it.
@@ -222,4 +225,39 @@ func (n *Node) FindLink(name string) *Link {
 		}
 	}
 	return nil
+}
+
+// Connectivity reports the ping nodes' reach and what the built-in ipfail
+// and pingd made of it, and the state of the respawn/failfast children.
+type Connectivity struct {
+	// Reachable is the number of ping nodes whose status is "ping".
+	Reachable int `json:"reachable"`
+	// Ipfail is the built-in ipfail's state; nil when not configured.
+	Ipfail *Ipfail `json:"ipfail,omitempty"`
+	// PingdAttr and Pingd are the attribute and score pingd would publish
+	// (multiplier x reachable ping nodes); Pingd is nil until published.
+	PingdAttr string `json:"pingd_attr,omitempty"`
+	Pingd     *int   `json:"pingd,omitempty"`
+	// Children are the respawn/failfast lines run as processes.
+	Children []Child `json:"children,omitempty"`
+}
+
+// Ipfail is the built-in ipfail's state.
+type Ipfail struct {
+	Peer      string    `json:"peer,omitempty"`
+	Disabled  string    `json:"disabled,omitempty"` // why it does not run, as ipfail logs it
+	Compare   string    `json:"compare,omitempty"`  // last count comparison: more, less, equal
+	Pending   string    `json:"pending,omitempty"`  // scheduled give-up: all, foreign
+	PendingAt time.Time `json:"pending_at,omitzero"`
+	Flaps     int       `json:"flaps"` // unbalanced episodes within the hold-down window
+}
+
+// Child is one respawn/failfast child process.
+type Child struct {
+	Command  string `json:"command"`
+	User     string `json:"user"`
+	PID      int    `json:"pid,omitempty"` // 0 when not running
+	Starts   int    `json:"starts"`
+	LastExit string `json:"last_exit,omitempty"`
+	Stopped  bool   `json:"stopped,omitempty"` // not restarted any more
 }
