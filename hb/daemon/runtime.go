@@ -17,6 +17,7 @@ import (
 	"github.com/heartbeat-go/heartbeat/hb/config"
 	"github.com/heartbeat-go/heartbeat/hb/ctl"
 	"github.com/heartbeat-go/heartbeat/hb/membership/state"
+	"github.com/heartbeat-go/heartbeat/hb/respawn"
 	"github.com/heartbeat-go/heartbeat/hb/rm"
 	"github.com/heartbeat-go/heartbeat/hb/wire"
 	"github.com/heartbeat-go/heartbeat/media"
@@ -120,6 +121,7 @@ type runtime struct {
 	actx    context.Context // resource actions; not cancelled by shutdown
 	stopped bool
 	exit    bool
+	kids    *respawn.Supervisor // respawn/failfast children, started at comm-up
 }
 
 // actionRunner carries out resource actions (start or stop a group, run
@@ -382,7 +384,26 @@ func (r *runtime) run(ctx context.Context) int {
 			r.apply(r.eng.Tick(time.Now()))
 		}
 	}
+	if r.kids != nil {
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		r.kids.Stop(sctx)
+		scancel()
+	}
 	return ExitOK
+}
+
+// startChildren starts ha.cf's respawn and failfast children, in file
+// order, once communication is up (as heartbeat does).
+func (r *runtime) startChildren() {
+	if r.kids != nil || len(r.cfg.Children) == 0 {
+		return
+	}
+	r.kids = respawn.New(respawn.Options{Log: r.log})
+	for _, c := range r.cfg.Children {
+		if err := r.kids.Start(respawn.Spec{User: c.User, Command: c.Command, Path: c.Path, FailFast: c.FailFast}); err != nil {
+			r.log.Error(fmt.Sprintf("Cannot start client child [%s]: %v", c.Command, err))
+		}
+	}
 }
 
 // apply carries out one engine output; r.exit says the daemon must exit.
@@ -391,6 +412,7 @@ func (r *runtime) apply(o out) {
 		r.log.Log(context.Background(), e.Level, e.Text)
 		if e.Ready {
 			sdNotify("READY=1\nSTATUS=heartbeat active")
+			r.startChildren()
 		}
 	}
 	for _, s := range o.Send {

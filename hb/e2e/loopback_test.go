@@ -3,8 +3,11 @@ package e2e
 import (
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -179,5 +182,55 @@ func TestLoopbackGracefulStop(t *testing.T) {
 	if _, ok := WaitFor(5*time.Second, func() bool { return len(hb2.LogLines("Received shutdown notice from 'hb1'.")) > 0 }); !ok {
 		dumpAll(c)
 		t.Error("hb2 did not log the shutdown notice")
+	}
+}
+
+// TestLoopbackRespawn: a "respawn" child starts once the node is active,
+// is restarted when it dies, and is stopped when heartbeat stops.
+func TestLoopbackRespawn(t *testing.T) {
+	u, err := user.Current()
+	if err != nil {
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	script := filepath.Join(dir, "child.sh")
+	pidFile := filepath.Join(dir, "child.pid")
+	write(t, script, "#!/bin/sh\necho $$ > "+pidFile+"\nexec sleep 1000\n", 0o755)
+	bin := testbin.Heartbeat(t)
+	c := NewLoopback(t, bin, ClusterSpec{
+		Nodes:     []NodeSpec{{Name: "hb1", Addr: "127.0.0.11"}, {Name: "hb2", Addr: "127.0.0.12"}},
+		Keepalive: "200ms", DeadTime: "2", InitDead: "4", Port: FreePort(t),
+		Extra: "respawn " + u.Username + " " + script + "\n",
+	})
+	hb1 := c.Nodes["hb1"]
+	hb1.Start()
+	childPid := func() int {
+		b, err := os.ReadFile(pidFile)
+		if err != nil {
+			return 0
+		}
+		pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		if pid > 0 && syscall.Kill(pid, 0) == nil {
+			return pid
+		}
+		return 0
+	}
+	if _, ok := WaitFor(15*time.Second, func() bool { return childPid() != 0 }); !ok {
+		hb1.Dump()
+		t.Fatal("respawn child never started")
+	}
+	first := childPid()
+	syscall.Kill(first, syscall.SIGKILL)
+	if _, ok := WaitFor(10*time.Second, func() bool { p := childPid(); return p != 0 && p != first }); !ok {
+		hb1.Dump()
+		t.Fatal("respawn child was not restarted")
+	}
+	second := childPid()
+	if err := hb1.Stop(20 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if syscall.Kill(second, 0) == nil {
+		syscall.Kill(second, syscall.SIGKILL)
+		t.Fatal("respawn child still runs after heartbeat stopped")
 	}
 }
