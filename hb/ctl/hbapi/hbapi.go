@@ -226,6 +226,10 @@ func (c *Conn) wrap(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	var ne net.Error
+	if d, ok := ctx.Deadline(); ok && errors.As(err, &ne) && ne.Timeout() && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
 	return err
 }
 
@@ -360,7 +364,8 @@ func (c *Conn) ClientStatus(ctx context.Context, node, client string, timeout ti
 	}
 	m, err := c.read("clientstatus")
 	if err != nil {
-		if ctx.Err() != nil {
+		var ne net.Error
+		if ctx.Err() != nil || errors.As(err, &ne) && ne.Timeout() {
 			return "", ctl.ErrNoResponse
 		}
 		return "", err
