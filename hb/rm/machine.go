@@ -95,6 +95,7 @@ type standby struct {
 	set     Hold   // as the requester sees it
 	peer    string // the other side
 	keys    []string
+	auto    bool      // requester: an auto_failback hand-back (retried if it lapses)
 	replyBy time.Time // requester: "other" must arrive by then
 	maxBy   time.Time // peer: give up after
 }
@@ -132,7 +133,8 @@ type Machine struct {
 	shutdownReplies [][2]string // ip-requests answered once shutdown stopped everything
 	lastHolding     string
 	lastAnnounce    string
-	owesStable      bool // we answered "isstable=0" while busy: send "1" when idle
+	owesStable      bool            // we answered "isstable=0" while busy: send "1" when idle
+	conflicts       map[string]bool // "peer key" split brains already reported
 }
 
 // New validates cfg and returns a machine in phase Init.
@@ -155,6 +157,7 @@ func New(cfg Config) (*Machine, error) {
 		claim:         map[string]bool{},
 		failedAt:      map[string]time.Time{},
 		legacyPending: map[string]map[string]bool{},
+		conflicts:     map[string]bool{},
 		lastHolding:   "none",
 	}
 	seen := map[string]bool{}
@@ -398,6 +401,9 @@ func (m *Machine) finish(now time.Time, o *Output) Output {
 		if len(m.jobs) == before {
 			break
 		}
+	}
+	if m.commUp && m.nice() {
+		m.audit(now, o)
 	}
 	if m.owesStable && m.isStable() {
 		m.owesStable = false
@@ -682,6 +688,10 @@ func (m *Machine) timers(now time.Time, o *Output) {
 	}
 	if m.sb.phase == StandbyMe && !now.Before(m.sb.replyBy) {
 		m.ev(o, Warn, "No reply to standby request.  Standby request cancelled.")
+		if m.sb.auto {
+			m.failbackNeeded = true
+			m.failbackAt = now.Add(m.cfg.FailbackRetry)
+		}
 		m.setStandby(o, standby{})
 	}
 	if m.sb.phase == StandbyOther && !now.Before(m.sb.maxBy) {
@@ -972,7 +982,6 @@ func (m *Machine) onResource(now time.Time, o *Output, p *peer, msg *wire.Messag
 		reason := "T_RESOURCES(them)"
 		m.reqOurResources(now, o, reason)
 	}
-	m.audit(now, o)
 }
 
 // readyToStabilise: heartbeat waits for the peer to be stable (or
@@ -1022,10 +1031,15 @@ func (m *Machine) audit(now time.Time, o *Output) {
 	for _, p := range m.livePeers() {
 		for _, g := range m.groups {
 			k := g.Key()
+			ck := p.name + " " + k
 			if !p.claims[k] || !m.held[k] {
+				delete(m.conflicts, ck)
 				continue
 			}
-			m.evk(o, SplitBrain, Crit, "Split brain: resource group %s is held by both %s and %s!", k, m.cfg.Local, p.name)
+			if !m.conflicts[ck] {
+				m.conflicts[ck] = true
+				m.evk(o, SplitBrain, Crit, "Split brain: resource group %s is held by both %s and %s!", k, m.cfg.Local, p.name)
+			}
 			if !p.stable || m.shutdownWanted || m.stopQueued(k) || slices.Contains(give, k) {
 				continue
 			}
@@ -1130,6 +1144,15 @@ func (m *Machine) onAsk(now time.Time, o *Output, p *peer, msg *wire.Message) {
 		switch {
 		case m.shutdownWanted:
 			m.ev(o, Warn, "standby message [me] from %s ignored.  Shutdown in progress.", p.name)
+		case m.sb.phase == StandbyMe && m.sb.peer == p.name && slices.Index(m.order, p.name) < slices.Index(m.order, m.cfg.Local):
+			// Both asked at once: the node first in ha.cf order goes
+			// first; we withdraw ours (it ignores it, as heartbeat does).
+			m.ev(o, Info, "Standby requests crossed: %s goes first.", p.name)
+			if m.sb.auto {
+				m.failbackNeeded = true // ours is retried afterwards
+			}
+			m.setStandby(o, standby{})
+			m.onAsk(now, o, p, msg)
 		case m.sb.phase != StandbyNot:
 			m.ev(o, Warn, "Standby in progress- new request from %s ignored [%d seconds left]", p.name, m.sbLeft(now))
 		case !p.stable:
@@ -1282,7 +1305,7 @@ func (m *Machine) tryFailback(now time.Time, o *Output) {
 	m.failbackNeeded = false
 	m.failbackAt = time.Time{}
 	o.Send = append(o.Send, newMsg(TAskResources, FRscHold, HoldForeign.String(), FInfo, "me"))
-	m.setStandby(o, standby{phase: StandbyMe, set: HoldForeign, peer: p.name, replyBy: now.Add(m.cfg.StandbyReply)})
+	m.setStandby(o, standby{phase: StandbyMe, set: HoldForeign, peer: p.name, auto: true, replyBy: now.Add(m.cfg.StandbyReply)})
 }
 
 // ---------------------------------------------------------------- death, shutdown, partitions
