@@ -489,3 +489,28 @@ func TestAutoFailbackSpelling(t *testing.T) {
 		t.Error("yes accepted")
 	}
 }
+
+// Both nodes came up while cut off from each other: both run everything.
+// When they meet (each a "new" node to the other, so no partition restart),
+// the split brain is reported and settled: each group stays on its home.
+func TestSplitBrainFromStartIsSettled(t *testing.T) {
+	for _, af := range []AutoFailback{FailbackOn, FailbackOff} {
+		t.Run(af.String(), func(t *testing.T) {
+			s := newSim(t, af, two, twoGroups)
+			s.partition([]string{"nodea"}, []string{"nodeb"})
+			s.boot("nodea")
+			s.boot("nodeb")
+			s.run(10 * time.Second)
+			s.requireAt(keyA, "nodea", "nodeb")
+			s.heal()
+			s.run(30 * time.Second)
+			s.requireAt(keyA, "nodea")
+			s.requireAt(keyB, "nodeb")
+			for _, n := range two {
+				if !s.hasEvent(n, SplitBrain) {
+					t.Errorf("%s did not report the split brain", n)
+				}
+			}
+		})
+	}
+}
