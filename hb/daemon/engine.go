@@ -29,6 +29,8 @@ type clusterEngine struct {
 	told     map[string]rm.Status // peer statuses the resource manager has been given
 	drops    map[core.DropReason]uint64
 	heard    map[string]time.Time // last accepted packet per node
+	// tap, when set, sees every core event (ping nodes and ipfail use it).
+	tap func(core.Event)
 	links    []string             // link name per medium index
 	core     *core.Node
 	rm       *rm.Machine // nil with -M or in Pacemaker mode
@@ -88,6 +90,10 @@ func (e *clusterEngine) takeCore(now time.Time, co core.Output, o *out) []func()
 	}
 	for _, ev := range co.Events {
 		ev := ev
+		if e.tap != nil {
+			ev.Msg = ev.Msg.Clone() // the core reuses its buffers
+			e.tap(ev)
+		}
 		switch ev.Kind {
 		case core.LocalStatus:
 			if ev.Status == core.StatusActive {
@@ -295,6 +301,12 @@ func (e *clusterEngine) Command(now time.Time, c rm.Command) out {
 		return out{Events: []event{{Level: slog.LevelWarn, Text: "No resource management: request ignored"}}}
 	}
 	return e.fromRM(now, e.rm.Command(now, c))
+}
+
+func (e *clusterEngine) Send(now time.Time, m *wire.Message) out {
+	var o out
+	e.settle(now, e.core.Command(now, core.Send{Msg: m}), &o)
+	return o
 }
 
 func (e *clusterEngine) Done(now time.Time, id uint64, r rm.Result) out {

@@ -319,6 +319,10 @@ func (r *runtime) run(ctx context.Context) int {
 	}
 	defer r.closeMedia()
 
+	if err := r.openFIFO(ctx); err != nil {
+		r.log.Error(err.Error())
+	}
+
 	srv, err := ctl.Listen(ctl.SocketPath(r.o.socketDir()), (*ctlHandler)(r), ctl.Options{Logger: r.log})
 	if err != nil {
 		r.log.Error(fmt.Sprintf("Cannot create control socket: %v", err))

@@ -99,6 +99,18 @@ func TestLoopbackFailoverAutoFailbackOn(t *testing.T) {
 	}
 	d.tool(t, "hb1", "hb_takeover")
 	d.waitHolder(t, "hb1", 20*time.Second)
+
+	// heartbeat 3.0.6's own hb_standby script talks to the daemon through
+	// the FIFO in the state directory.
+	const stock = "/usr/share/heartbeat/hb_standby"
+	if _, err := os.Stat(stock); err == nil {
+		cmd := exec.Command(stock)
+		cmd.Env = append(os.Environ(), "HA_FIFO="+filepath.Join(d.Nodes["hb1"].Var, "fifo"))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", stock, err, out)
+		}
+		d.waitHolder(t, "hb2", 20*time.Second)
+	}
 }
 
 func TestLoopbackFailoverAutoFailbackOff(t *testing.T) {
