@@ -30,8 +30,8 @@ type clusterEngine struct {
 	drops    map[core.DropReason]uint64
 	heard    map[string]time.Time // last accepted packet per node
 	// tap, when set, sees every core event (ping nodes and ipfail use it).
-	tap func(core.Event)
-	links    []string             // link name per medium index
+	tap      func(core.Event)
+	links    []string // link name per medium index
 	core     *core.Node
 	rm       *rm.Machine // nil with -M or in Pacemaker mode
 	coreWake time.Time
