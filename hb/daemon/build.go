@@ -57,7 +57,7 @@ func (r *runtime) build() error {
 	if err != nil {
 		return err
 	}
-	r.eng = e
+	r.eng = r.withConnectivity(e)
 	r.runner = newRunner(r)
 	return nil
 }
