@@ -632,3 +632,34 @@ func TestKeptUcastSurvivesPulledCable(t *testing.T) {
 		t.Errorf("cable pull reopened the medium: %+v", st)
 	}
 }
+
+// BenchmarkUcastLoopback measures one send and one receive of a typical
+// 400-byte heartbeat datagram through a ucast medium on lo.
+func BenchmarkUcastLoopback(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root (SO_BINDTODEVICE)")
+	}
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	port := c.LocalAddr().(*net.UDPAddr).Port
+	c.Close()
+	m, err := NewUcast("lo", "127.0.0.1", port)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	msg := bytes.Repeat([]byte("x"), 400)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(msg)))
+	for b.Loop() {
+		if err := m.Send(ctx, msg); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := m.Recv(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
