@@ -15,7 +15,6 @@ import (
 	"github.com/heartbeat-go/heartbeat/hb/core"
 	"github.com/heartbeat-go/heartbeat/hb/ctl"
 	"github.com/heartbeat-go/heartbeat/hb/ipfail"
-	"github.com/heartbeat-go/heartbeat/hb/respawn"
 	"github.com/heartbeat-go/heartbeat/hb/rm"
 	"github.com/heartbeat-go/heartbeat/hb/wire"
 	"github.com/heartbeat-go/heartbeat/media"
@@ -24,8 +23,9 @@ import (
 // connEngine wraps the cluster engine with what issue 8 adds: the ping
 // nodes (probed every keepalive over the ping media, "dead" after
 // deadping), the built-in ipfail (switched on by "respawn USER .../ipfail"),
-// the pingd score ("respawn USER .../pingd ARGS") and the other respawn
-// and failfast children, started at comm-up and stopped at shutdown.
+// and the pingd score ("respawn USER .../pingd ARGS"). Those two lines are
+// taken out of cfg.Children, so the runtime runs only the other respawn
+// and failfast lines as processes; connEngine reports them in the status.
 //
 // The decisions are the pure hb/ipfail machines; connEngine routes the
 // core's node and link changes and the peer's messages to them, sends ipfail's
@@ -41,15 +41,12 @@ type connEngine struct {
 	pingLinks []*pingLink
 	nextProbe time.Time
 
-	ipf      *ipfail.Machine // nil: no built-in ipfail
-	ipfWhy   string          // why a configured ipfail does not run
-	ipfLine  bool            // an ipfail respawn line exists
-	score    *ipfail.Score   // nil: no pingd line
-	children []config.Child  // lines run as processes
-	sup      *respawn.Supervisor
+	ipf     *ipfail.Machine // nil: no built-in ipfail
+	ipfWhy  string          // why a configured ipfail does not run
+	ipfLine bool            // an ipfail respawn line exists
+	score   *ipfail.Score   // nil: no pingd line
 
-	seen    map[string]string // node and node/link statuses last seen
-	recent  []string          // src/generation/seq of recent ipfail messages
+	tapped  []core.Event // core events seen by the cluster engine, not yet handled
 	commUp  bool
 	stopped bool
 	cancel  context.CancelFunc
@@ -98,10 +95,17 @@ func (r *runtime) withConnectivity(e *clusterEngine) engine {
 				continue
 			}
 			c.score = ipfail.NewScore(p)
-		default:
-			c.children = append(c.children, ch)
 		}
 	}
+	// ipfail and pingd are built in: the runtime runs the other lines as
+	// processes (startChildren).
+	var run []config.Child
+	for _, ch := range cfg.Children {
+		if ch.Implicit || !(isIpfail(ch) || isPingd(ch)) {
+			run = append(run, ch)
+		}
+	}
+	cfg.Children = run
 	if c.ipfLine {
 		peer := ""
 		for _, n := range normalNodes(cfg) {
@@ -120,6 +124,13 @@ func (r *runtime) withConnectivity(e *clusterEngine) engine {
 			c.ipf = ipfail.New(ipfail.Config{Local: cfg.LocalNode, Peer: peer, PingNodes: pingNames,
 				Keepalive: cfg.Keepalive, AutoFailback: cfg.AutoFailback == config.FailbackOn})
 		}
+	}
+	prev := e.tap
+	e.tap = func(ev core.Event) {
+		if prev != nil {
+			prev(ev)
+		}
+		c.tapped = append(c.tapped, ev)
 	}
 	c.pings = ipfail.NewPings(pingNames, cfg.DeadPing, cfg.InitDead, time.Now())
 	return c
@@ -297,73 +308,38 @@ func (c *connEngine) peer() string {
 	return c.ipf.State().Peer
 }
 
-// observe looks at what the cluster engine did: comm-up starts the
-// children; node and link status changes and the peer's messages go to
-// ipfail. (The core's events stay inside the cluster engine, so changes
-// are found by comparing its node table with the previous one.)
-func (c *connEngine) observe(now time.Time, m *wire.Message, dropsBefore uint64, o *out) {
-	if !c.commUp && c.in.active {
-		c.commUp = true
-		c.startClients(now, o)
-	}
-	if c.seen == nil {
-		c.seen = map[string]string{}
-	}
-	for _, n := range c.in.core.Nodes() {
-		if n.Name == c.cfg.LocalNode {
-			continue
-		}
-		st := string(n.Status)
-		if old, ok := c.seen[n.Name]; ok && old != st && c.ipf != nil && c.commUp {
-			c.fromIpfail(now, c.ipf.NodeStatus(now, n.Name, st), o)
-		}
-		c.seen[n.Name] = st
-		for _, l := range n.Links {
-			k := n.Name + "\x00" + l.Name
-			ls := string(l.Status)
-			if old, ok := c.seen[k]; ok && old != ls && c.ipf != nil && c.commUp {
-				c.fromIpfail(now, c.ipf.LinkStatus(now, n.Name, l.Name, ls), o)
+// drain hands the core events the cluster engine saw (through its tap)
+// to ipfail, and notes comm-up.
+func (c *connEngine) drain(now time.Time, o *out) {
+	for guard := 0; len(c.tapped) > 0 && guard < 1000; guard++ {
+		evs := c.tapped
+		c.tapped = nil
+		for _, ev := range evs {
+			switch ev.Kind {
+			case core.LocalStatus:
+				if ev.Status == core.StatusActive && !c.commUp {
+					c.commUp = true
+					c.startClients(now, o)
+				}
+			case core.NodeStatus, core.NodeDead:
+				if c.ipf != nil && c.commUp && ev.Node != c.cfg.LocalNode {
+					st := string(ev.Status)
+					if ev.Kind == core.NodeDead {
+						st = ipfail.StatusDead
+					}
+					c.fromIpfail(now, c.ipf.NodeStatus(now, ev.Node, st), o)
+				}
+			case core.LinkStatusChange:
+				if c.ipf != nil && c.commUp && ev.Node != c.cfg.LocalNode {
+					c.fromIpfail(now, c.ipf.LinkStatus(now, ev.Node, ev.Link, string(ev.LinkStat)), o)
+				}
+			case core.Delivered:
+				if c.ipf != nil && c.commUp && ev.Msg != nil && ev.Node != c.cfg.LocalNode {
+					c.fromIpfail(now, c.ipf.Receive(now, ev.Msg), o)
+				}
 			}
-			c.seen[k] = ls
 		}
 	}
-	if m == nil || c.ipf == nil || !c.commUp || c.dropCount() != dropsBefore || !c.fresh(m) {
-		return
-	}
-	c.fromIpfail(now, c.ipf.Receive(now, m), o)
-}
-
-func (c *connEngine) dropCount() uint64 {
-	var n uint64
-	for _, v := range c.in.drops {
-		n += v
-	}
-	return n
-}
-
-// fresh reports whether a message for ipfail is seen for the first time
-// (the same message arrives on every medium, and again when
-// retransmitted).
-func (c *connEngine) fresh(m *wire.Message) bool {
-	switch m.Value(wire.FType) {
-	case ipfail.TNumPingNodes, ipfail.TYouAreDead, ipfail.TAbortGiveup, ipfail.TClStat, ipfail.TResource:
-	default:
-		return false
-	}
-	k := m.Value(wire.FOrig) + " " + m.Value(wire.FHg) + " " + m.Value(wire.FSeq)
-	if m.Value(wire.FSeq) == "" {
-		return true
-	}
-	for _, s := range c.recent {
-		if s == k {
-			return false
-		}
-	}
-	c.recent = append(c.recent, k)
-	if len(c.recent) > 128 {
-		c.recent = c.recent[len(c.recent)-128:]
-	}
-	return true
 }
 
 // startClients is comm-up: heartbeat starts its children now.
@@ -391,24 +367,13 @@ func (c *connEngine) startClients(now time.Time, o *out) {
 		o.Events = append(o.Events, event{Level: slog.LevelInfo,
 			Text: fmt.Sprintf("pingd: publishing %s = %d x reachable ping nodes (dampen %v)", p.Attr, p.Multiplier, p.Dampen)})
 	}
-	if len(c.children) == 0 {
-		return
-	}
-	c.sup = respawn.New(respawn.Options{Log: c.r.log, Reboot: rebootNode(c.r.log)})
-	for _, ch := range c.children {
-		c.sup.Start(respawn.Spec{User: ch.User, Command: ch.Command, Path: ch.Path, FailFast: ch.FailFast})
-	}
 }
 
 // finish runs after every input: ipfail learns whether resources are in
 // transition, due timers fire, probes go out, and the wake time covers
 // everything pending.
 func (c *connEngine) finish(now time.Time, o *out) {
-	c.finishMsg(now, nil, c.dropCount(), o)
-}
-
-func (c *connEngine) finishMsg(now time.Time, m *wire.Message, drops uint64, o *out) {
-	c.observe(now, m, drops, o)
+	c.drain(now, o)
 	c.pingEvents(now, c.pings.Tick(now), o)
 	if c.ipf != nil && c.in.rm != nil {
 		c.ipf.Resources(now, c.in.rm.Holding() == string(ctl.HoldTransition) || c.in.rm.Busy())
@@ -419,7 +384,7 @@ func (c *connEngine) finishMsg(now time.Time, m *wire.Message, drops uint64, o *
 	if c.score != nil && c.score.Tick(now) {
 		c.logScore(o)
 	}
-	c.observe(now, nil, 0, o)
+	c.drain(now, o)
 	c.probe(now)
 	if o.Exit || o.Restart {
 		c.stop()
@@ -443,18 +408,12 @@ func (c *connEngine) finishMsg(now time.Time, m *wire.Message, drops uint64, o *
 	o.Wake = w
 }
 
-// stop ends the children (reverse order, after the resources were
-// released) and the ping receivers.
+// stop ends the ping receivers.
 func (c *connEngine) stop() {
 	if c.stopped {
 		return
 	}
 	c.stopped = true
-	if c.sup != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		c.sup.Stop(ctx)
-		cancel()
-	}
 	if c.cancel != nil {
 		c.cancel()
 	}
@@ -477,9 +436,8 @@ func (c *connEngine) Tick(now time.Time) out {
 }
 
 func (c *connEngine) Receive(now time.Time, link int, m *wire.Message) out {
-	drops := c.dropCount()
 	o := c.in.Receive(now, link, m)
-	c.finishMsg(now, m, drops, &o)
+	c.finish(now, &o)
 	return o
 }
 
@@ -528,8 +486,8 @@ func (c *connEngine) Snapshot(s *ctl.Status) {
 			cn.Pingd = &v
 		}
 	}
-	if c.sup != nil {
-		for _, st := range c.sup.States() {
+	if c.r.kids != nil {
+		for _, st := range c.r.kids.States() {
 			cn.Children = append(cn.Children, ctl.Child{Command: st.Command, User: st.User, PID: st.PID,
 				Starts: st.Starts, LastExit: st.LastExit, Stopped: st.Stopped})
 		}
