@@ -667,3 +667,24 @@ func BenchmarkUcastLoopback(b *testing.B) {
 		}
 	}
 }
+
+// "bcast lo" is accepted by heartbeat: lo has no broadcast address, so the
+// medium sends to 0.0.0.0, which the kernel delivers to the host itself.
+func TestBcastOnLoopback(t *testing.T) {
+	needRoot(t)
+	port := freeUDPPort(t)
+	m, err := NewBcast("lo", port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if m.Dest().String() != fmt.Sprintf("0.0.0.0:%d", port) {
+		t.Errorf("destination %v", m.Dest())
+	}
+	if err := m.Send(context.Background(), []byte("lo bcast")); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := recvWithin(t, m, 5*time.Second); err != nil || string(p.Data) != "lo bcast" {
+		t.Fatalf("got %q %v", p.Data, err)
+	}
+}
