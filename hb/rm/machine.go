@@ -391,6 +391,9 @@ func (m *Machine) setStandby(o *Output, s standby) {
 // holding changes.
 func (m *Machine) finish(now time.Time, o *Output) Output {
 	m.timers(now, o)
+	if m.commUp && m.nice() {
+		m.audit(now, o)
+	}
 	for i := 0; i < 4; i++ {
 		m.pump(now, o)
 		if m.Busy() {
@@ -401,9 +404,6 @@ func (m *Machine) finish(now time.Time, o *Output) Output {
 		if len(m.jobs) == before {
 			break
 		}
-	}
-	if m.commUp && m.nice() {
-		m.audit(now, o)
 	}
 	if m.owesStable && m.isStable() {
 		m.owesStable = false
