@@ -121,6 +121,7 @@ type runtime struct {
 	actx    context.Context // resource actions; not cancelled by shutdown
 	stopped bool
 	exit    bool
+	restart bool                // exit to restart (a healed partition)
 	kids    *respawn.Supervisor // respawn/failfast children, started at comm-up
 }
 
@@ -275,7 +276,33 @@ func runDaemon(ctx context.Context, o Options, cfg *config.Config, stderr io.Wri
 		return ExitGeneric
 	}
 	exportEnv(o, cfg, debug)
-	return r.run(ctx)
+	code := r.run(ctx)
+	if r.restart && ctx.Err() == nil {
+		r.reexec(ctx)
+	}
+	return code
+}
+
+// reexec restarts the daemon in place after a healed partition, as
+// heartbeat does: it waits deadtime + 1 s (so the peers see it dead) and
+// execs itself with the same arguments. The pid stays the same, so the
+// pid file and a supervising systemd keep following it.
+func (r *runtime) reexec(ctx context.Context) {
+	r.log.Info("Restarting heartbeat.")
+	select {
+	case <-time.After(r.cfg.DeadTime + time.Second):
+	case <-ctx.Done():
+		return
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		r.log.Error(fmt.Sprintf("Cannot restart: %v", err))
+		return
+	}
+	r.log.Info("Performing heartbeat restart exec.")
+	if err := syscall.Exec(exe, os.Args, os.Environ()); err != nil {
+		r.log.Error(fmt.Sprintf("Cannot restart: %v", err))
+	}
 }
 
 // stateFiles reads and bumps the generation and loads the node's UUID
@@ -437,6 +464,7 @@ func (r *runtime) apply(o out) {
 	}
 	if o.Restart {
 		r.log.Info("Heartbeat restart triggered.")
+		r.restart = true
 	}
 	if o.Exit || o.Restart {
 		r.exit = true

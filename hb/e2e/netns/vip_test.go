@@ -133,3 +133,51 @@ func TestVIPFailoverAutoFailbackOff(t *testing.T) {
 		t.Error("client does not reach the VIP on hb2")
 	}
 }
+
+// TestPartitionHeal: a partition longer than deadtime makes both nodes
+// take the VIP (split brain, as heartbeat without fencing); when it heals,
+// both log heartbeat's "returning after partition" lines, give everything
+// up and restart, and the VIP ends on its home node only.
+func TestPartitionHeal(t *testing.T) {
+	nodes, client := cluster(t, "on")
+	hb1, hb2 := nodes["hb1"], nodes["hb2"]
+	hb1.Start()
+	hb2.Start()
+	started := time.Now()
+	if _, ok := e2e.WaitFor(40*time.Second, only(nodes, "hb1")); !ok {
+		dump(nodes)
+		t.Fatal("hb1 never held the VIP")
+	}
+	e2e.WaitFor(e2e.StartBonus, func() bool { return time.Since(started) > e2e.StartBonus })
+	for _, g := range nodes {
+		if err := g.N.Loss(100, "udp dport 694"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := e2e.WaitFor(e2e.DeadTime+10*time.Second, func() bool { return hb1.HasVIP() && hb2.HasVIP() }); !ok {
+		dump(nodes)
+		t.Fatal("partitioned nodes did not both take the VIP")
+	}
+	for _, g := range nodes {
+		g.N.ClearLoss()
+	}
+	// The first node to hear its peer again logs the partition's end and
+	// restarts; the other may see that restart before it sees the return.
+	if _, ok := e2e.WaitFor(15*time.Second, func() bool {
+		return strings.Contains(hb1.LogText(), "CRIT: Cluster node hb2 returning after partition.") ||
+			strings.Contains(hb2.LogText(), "CRIT: Cluster node hb1 returning after partition.")
+	}); !ok {
+		dump(nodes)
+		t.Fatal("neither node logged the partition's end")
+	}
+	if _, ok := e2e.WaitFor(40*time.Second, func() bool {
+		return only(nodes, "hb1")() && (strings.Contains(hb1.LogText(), "Performing heartbeat restart exec.") ||
+			strings.Contains(hb2.LogText(), "Performing heartbeat restart exec."))
+	}); !ok {
+		dump(nodes)
+		t.Fatal("after the partition healed the VIP did not settle on hb1 alone")
+	}
+	if _, ok := e2e.WaitFor(5*time.Second, func() bool { return e2e.Reaches(client, hb1.N, e2e.VIP) }); !ok {
+		t.Error("client does not reach the VIP on hb1")
+	}
+}
