@@ -189,3 +189,65 @@ func FuzzMachine(f *testing.F) {
 		}
 	})
 }
+
+var failuresSeen int
+
+// Random histories where starts and stops fail: only safety is checked
+// (a failed group may legitimately stay down).
+func TestRandomHistoriesWithFailures(t *testing.T) {
+	seeds := 100
+	if *randomSeeds > 0 {
+		seeds = *randomSeeds
+	}
+	failuresSeen = 0
+	defer func() {
+		if failuresSeen == 0 && !t.Failed() {
+			t.Error("no start or stop failure happened: the test tests nothing")
+		}
+	}()
+	for _, nodes := range [][]string{{"nodea", "nodeb"}, {"nodea", "nodeb", "nodec"}} {
+		groups := twoGroups
+		if len(nodes) == 3 {
+			groups = groupsFor("nodea 198.18.1.100/24/hb0 Dummy::ga", "nodeb Dummy::gb1 Dummy::gb2", "nodec Dummy::gc")
+		}
+		for _, af := range allModes {
+			for seed := 1; seed <= seeds; seed++ {
+				t.Run(fmt.Sprintf("%dnodes/%s/seed%d", len(nodes), af, seed), func(t *testing.T) {
+					r := rand.New(rand.NewPCG(uint64(seed), 7))
+					s := newSim(t, af, nodes, groups)
+					s.rng = rand.New(rand.NewPCG(uint64(seed), 8))
+					s.maxJitter = 20 * time.Millisecond
+					s.maxActionJitter = 300 * time.Millisecond
+					for _, n := range nodes {
+						s.boot(n)
+					}
+					for step := 0; step < 10; step++ {
+						n := nodes[r.IntN(len(nodes))]
+						g := groups[r.IntN(len(groups))].Key()
+						switch k := r.IntN(6); {
+						case !s.nodes[n].up:
+							s.boot(n)
+						case k == 0:
+							s.failStart[n+" "+g] = !s.failStart[n+" "+g]
+						case k == 1:
+							s.failStop[n+" "+g] = !s.failStop[n+" "+g]
+						case k == 2:
+							s.crash(n)
+						case k == 3:
+							s.command(n, Command{Kind: Standby})
+						case k == 4:
+							s.command(n, Command{Kind: Shutdown})
+						}
+						s.run(time.Duration(r.IntN(8000)) * time.Millisecond)
+					}
+					s.run(45 * time.Second)
+					for _, l := range s.trace {
+						if strings.Contains(l, "-> 1") || strings.Contains(l, "-> 2") || strings.Contains(l, "fences itself") {
+							failuresSeen++
+						}
+					}
+				})
+			}
+		}
+	}
+}
