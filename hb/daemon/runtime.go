@@ -380,9 +380,21 @@ func (r *runtime) run(ctx context.Context) int {
 		sdNotify("STOPPING=1")
 		r.apply(r.eng.Command(time.Now(), rm.Command{Kind: rm.Shutdown}))
 	}
+	// systemd's watchdog (WatchdogSec=): ping at half the interval from
+	// the main loop, so a stuck loop is noticed.
+	var watchdog <-chan time.Time
+	if us, err := strconv.ParseInt(os.Getenv("WATCHDOG_USEC"), 10, 64); err == nil && us > 0 {
+		if pid := os.Getenv("WATCHDOG_PID"); pid == "" || pid == strconv.Itoa(os.Getpid()) {
+			t := time.NewTicker(time.Duration(us) * time.Microsecond / 2)
+			defer t.Stop()
+			watchdog = t.C
+		}
+	}
 	ctxDone := ctx.Done()
 	for !r.exit {
 		select {
+		case <-watchdog:
+			sdNotify("WATCHDOG=1")
 		case <-ctxDone:
 			ctxDone = nil
 			shutdown("context")

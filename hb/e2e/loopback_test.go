@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -232,5 +233,90 @@ func TestLoopbackRespawn(t *testing.T) {
 	if syscall.Kill(second, 0) == nil {
 		syscall.Kill(second, syscall.SIGKILL)
 		t.Fatal("respawn child still runs after heartbeat stopped")
+	}
+}
+
+// TestLoopbackSignalsAndReload: SIGUSR1/SIGUSR2 change the debug level,
+// heartbeat -r validates and signals the daemon (keys reread when
+// authkeys changed), and systemd gets READY=1 and watchdog pings through
+// $NOTIFY_SOCKET.
+func TestLoopbackSignalsAndReload(t *testing.T) {
+	notify := filepath.Join(t.TempDir(), "notify")
+	ln, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: notify, Net: "unixgram"})
+	if err != nil {
+		t.Skip(err)
+	}
+	defer ln.Close()
+	got := make(chan string, 64)
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			n, err := ln.Read(buf)
+			if err != nil {
+				return
+			}
+			got <- string(buf[:n])
+		}
+	}()
+	c := twoNodes(t, "on", "")
+	hb1, hb2 := c.Nodes["hb1"], c.Nodes["hb2"]
+	hb1.Start("NOTIFY_SOCKET="+notify, "WATCHDOG_USEC=400000")
+	hb2.Start()
+	waitActive(t, c, 15*time.Second)
+
+	seen := map[string]bool{}
+	deadline := time.After(10 * time.Second)
+	for !(seen["ready"] && seen["watchdog"]) {
+		select {
+		case m := <-got:
+			seen["ready"] = seen["ready"] || strings.Contains(m, "READY=1")
+			seen["watchdog"] = seen["watchdog"] || m == "WATCHDOG=1"
+		case <-deadline:
+			t.Fatalf("sd_notify: saw %v, want READY=1 and WATCHDOG=1", seen)
+		}
+	}
+
+	pid := hb1.Pid()
+	syscall.Kill(pid, syscall.SIGUSR1)
+	want := "debug now set to 1 [pid " + strconv.Itoa(pid) + "]"
+	if _, ok := WaitFor(5*time.Second, func() bool { return len(hb1.LogLines(want)) > 0 }); !ok {
+		t.Errorf("no %q after SIGUSR1", want)
+	}
+	syscall.Kill(pid, syscall.SIGUSR2)
+	want = "debug now set to 0 [pid " + strconv.Itoa(pid) + "]"
+	if _, ok := WaitFor(5*time.Second, func() bool { return len(hb1.LogLines(want)) > 0 }); !ok {
+		t.Errorf("no %q after SIGUSR2", want)
+	}
+
+	reload := func() string {
+		cmd := exec.Command(testbin.Heartbeat(t), "-r", "--node", "hb1", "--config-dir", hb1.Etc, "--run-dir", hb1.Run)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("heartbeat -r: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+	if out := reload(); !strings.Contains(out, "info: Signalling heartbeat pid "+strconv.Itoa(pid)+" to reread config files") {
+		t.Errorf("heartbeat -r said %q", out)
+	}
+	if _, ok := WaitFor(5*time.Second, func() bool { return len(hb1.LogLines("info: Configuration unchanged.")) > 0 }); !ok {
+		t.Error("no \"Configuration unchanged.\" after heartbeat -r")
+	}
+	// New keys on both nodes (index 2 active, 1 kept for the roll-over).
+	for _, n := range []*Node{hb1, hb2} {
+		write(t, filepath.Join(n.Etc, "authkeys"), "auth 2\n1 sha1 heartbeat-go-e2e-test-key\n2 sha1 rolled-over-key\n", 0o600)
+	}
+	reload()
+	if _, ok := WaitFor(5*time.Second, func() bool { return len(hb1.LogLines("info: Rereading authentication file.")) > 0 }); !ok {
+		t.Error("no \"Rereading authentication file.\" after authkeys changed")
+	}
+	// hb1 now signs with key 2, which hb2 learns on its own SIGHUP; the
+	// nodes stay active across the roll-over.
+	syscall.Kill(hb2.Pid(), syscall.SIGHUP)
+	if _, ok := WaitFor(5*time.Second, func() bool { return len(hb2.LogLines("info: Rereading authentication file.")) > 0 }); !ok {
+		t.Error("hb2: no \"Rereading authentication file.\" after SIGHUP")
+	}
+	if s := nodeStatus(t, hb2, "hb1"); s != "active" {
+		t.Errorf("after the key roll-over hb2 sees hb1 %q", s)
 	}
 }
