@@ -91,7 +91,8 @@ type Config struct {
 	// after the balance held for HoldDown, doubled for every further flap
 	// (at most MaxHoldDown); a new imbalance cancels the pending hand-back.
 	// A single failure and recovery is handled as heartbeat does (2 ×
-	// keepalive). Zero values mean DefaultHoldDown and DefaultFlapWindow.
+	// keepalive). Unbalanced moments shorter than the give-up delay (both
+	// nodes seeing one change a probe apart) do not count. Zero values mean DefaultHoldDown and DefaultFlapWindow.
 	HoldDown   time.Duration
 	FlapWindow time.Duration
 }
@@ -112,7 +113,8 @@ type Machine struct {
 	transition  bool // our resources are moving
 	peerStable  bool
 	unbalanced  bool        // last comparison was unbalanced
-	imbalances  []time.Time // starts of unbalanced episodes within FlapWindow
+	since       time.Time   // start of the current unbalanced episode
+	imbalances  []time.Time // starts of past unbalanced episodes within FlapWindow
 	lastCompare string      // "more", "less", "equal" (for status)
 }
 
@@ -314,7 +316,7 @@ func (m *Machine) compare(now time.Time, r int, o *Output) {
 		m.delayed(now, GiveAll, 2*m.cfg.Keepalive, o)
 	default:
 		m.lastCompare = "equal"
-		m.unbalanced = false
+		m.balance(now)
 		o.log(Info, "Ping node count is balanced.")
 		x := m.msg(TAbortGiveup)
 		o.Send = append(o.Send, m.stamp(x))
@@ -327,13 +329,23 @@ func (m *Machine) compare(now time.Time, r int, o *Output) {
 	}
 }
 
-// unbalance records the start of an unbalanced episode.
+// unbalance notes the start of an unbalanced episode.
 func (m *Machine) unbalance(now time.Time) {
 	if m.unbalanced {
 		return
 	}
-	m.unbalanced = true
-	m.imbalances = append(m.imbalances, now)
+	m.unbalanced, m.since = true, now
+}
+
+// balance ends an unbalanced episode. Only an episode that lasted the
+// give-up delay (long enough to move resources) counts as a flap: the
+// counts also differ for a moment whenever the two nodes see the same
+// change one probe apart.
+func (m *Machine) balance(now time.Time) {
+	if m.unbalanced && now.Sub(m.since) >= 2*m.cfg.Keepalive {
+		m.imbalances = append(m.imbalances, m.since)
+	}
+	m.unbalanced = false
 }
 
 // failbackDelay is the delay before foreign resources go back: heartbeat's

@@ -273,3 +273,32 @@ func TestHoldDownGrowsWithFlaps(t *testing.T) {
 		t.Fatalf("after a quiet flap window the delay is %v", at.Sub(now))
 	}
 }
+
+// Both nodes see one change a probe apart: the counts differ for a moment,
+// which is no flap; the next real failure and recovery fails back as
+// quickly as heartbeat does.
+func TestShortImbalanceIsNoFlap(t *testing.T) {
+	m := New(Config{Local: "a", Peer: "b", PingNodes: []string{"p"}, Keepalive: time.Second, AutoFailback: true})
+	now := time.Unix(1000, 0)
+	m.NodeStatus(now, "p", StatusPing)
+	recv := func(n int) {
+		x := &wire.Message{}
+		x.Add(wire.FType, TNumPingNodes)
+		x.Add(FNumPing, fmt.Sprint(n))
+		x.Add(wire.FTo, "a")
+		x.Add(wire.FOrig, "b")
+		m.Receive(now, x)
+	}
+	for range 5 {
+		recv(0)
+		now = now.Add(500 * time.Millisecond)
+		recv(1)
+		now = now.Add(10 * time.Second)
+	}
+	recv(0)
+	now = now.Add(30 * time.Second)
+	recv(1)
+	if _, at := m.Pending(); at.Sub(now) != 2*time.Second {
+		t.Fatalf("delay %v after short imbalances", at.Sub(now))
+	}
+}
