@@ -67,7 +67,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		// heartbeat -r with nothing running starts the daemon.
 	}
-	return start(ctx, o, stderr)
+	return start(ctx, o, stdout, stderr)
 }
 
 func (o Options) pidFile() string   { return filepath.Join(o.RunDir, PidFileName) }
@@ -191,7 +191,7 @@ func reload(o Options, pid int, stderr io.Writer) int {
 // (--foreground), else in a detached copy of this program (Go cannot fork;
 // the copy is started with -f in its own session, stdio on /dev/null) and
 // this process exits 0 once the copy has written its pid file.
-func start(ctx context.Context, o Options, stderr io.Writer) int {
+func start(ctx context.Context, o Options, stdout, stderr io.Writer) int {
 	log := cliLogger(o, stderr)
 	if pid := RunningPid(o.pidFile()); pid != 0 && pid != os.Getpid() {
 		log.Info(fmt.Sprintf("heartbeat: already running [pid %d].", pid))
@@ -203,6 +203,9 @@ func start(ctx context.Context, o Options, stderr io.Writer) int {
 			return ExitPrivilege
 		}
 		return ExitNotConfigured
+	}
+	if o.Verbose && os.Getenv(envDaemonized) == "" {
+		dumpConfig(cfg, o.Debug, stdout)
 	}
 	if o.Foreground || os.Getenv(envDaemonized) != "" {
 		return runDaemon(ctx, o, cfg, stderr)

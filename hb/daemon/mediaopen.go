@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -236,4 +237,36 @@ func dumpDefaults(o Options, w io.Writer) int {
 	}
 	tw.Flush()
 	return ExitOK
+}
+
+// dumpConfig is heartbeat -v: the effective configuration after
+// validation and defaults, one directive per line (heartbeat-go's own
+// layout), recorded parameters first, then nodes and media.
+func dumpConfig(cfg *config.Config, debug int, w io.Writer) {
+	fmt.Fprintln(w, "# heartbeat effective configuration")
+	p := parameters(cfg, debug)
+	names := make([]string, 0, len(p))
+	for k := range p {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		fmt.Fprintf(w, "%s %s\n", k, p[k])
+	}
+	for _, n := range cfg.Nodes {
+		if n.Type == config.PingNode {
+			continue
+		}
+		fmt.Fprintf(w, "node %s\n", n.Name)
+	}
+	for _, m := range cfg.Media {
+		fmt.Fprintln(w, m.String())
+	}
+	for _, c := range cfg.Children {
+		kind := "respawn"
+		if c.FailFast {
+			kind = "failfast"
+		}
+		fmt.Fprintf(w, "%s %s %s\n", kind, c.User, c.Command)
+	}
 }

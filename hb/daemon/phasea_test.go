@@ -228,3 +228,40 @@ func TestLoadAvg(t *testing.T) {
 		t.Fatalf("ld %q", ld)
 	}
 }
+
+func TestVerboseDumpsConfig(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "ha.cf"), []byte("keepalive 500ms\ndeadtime 4\nudpport 7694\nucast lo 127.0.0.2\nnode a\nnode b\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "authkeys"), []byte("auth 1\n1 crc\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "haresources"), nil, 0o644)
+	var out, errb bytes.Buffer
+	// heartbeat -v dumps right after validation, before it starts the
+	// daemon; check the dump on the loaded config.
+	cfg, err := loadConfig(Options{ConfigDir: dir, Node: "a"}, NewLogger(LogTargets{Stderr: &errb}))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errb.String())
+	}
+	dumpConfig(cfg, 0, &out)
+	for _, want := range []string{"keepalive 500ms\n", "deadtime 4000ms\n", "udpport 7694\n", "node a\nnode b\n", "ucast lo 127.0.0.2\n"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("-v output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestDumpDefaults(t *testing.T) {
+	var out bytes.Buffer
+	if code := Run(t.Context(), []string{"-D"}, nil, &out, &out); code != 0 {
+		t.Fatal(code)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2+len(defaults) || !strings.HasPrefix(lines[0], "Directive") || !strings.HasPrefix(lines[2], "cluster ") ||
+		!strings.Contains(lines[3+1], "keepalive") {
+		t.Fatalf("-D:\n%s", out.String())
+	}
+	// Columns are aligned: "Default" starts where each default starts.
+	col := strings.Index(lines[0], "Default")
+	if !strings.HasPrefix(lines[2][col:], "linux-ha") {
+		t.Fatalf("misaligned -D table:\n%s", out.String())
+	}
+}
