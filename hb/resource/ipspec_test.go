@@ -97,3 +97,29 @@ func FuzzParseIPSpec(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseSendArp(f *testing.F) {
+	for _, s := range []string{"198.18.0.100/eth0", "1.2.3.4/", "x/y", "10.0.0.1/eth0:0"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ip, nic, err := ParseSendArp(s)
+		if err != nil {
+			if !errors.Is(err, ErrSpec) {
+				t.Fatalf("error %v does not wrap ErrSpec", err)
+			}
+			return
+		}
+		if !ip.Is4() || nic == "" || strings.Contains(nic, "/") {
+			t.Fatalf("half-filled %v %q from %q", ip, nic, s)
+		}
+	})
+}
+
+func BenchmarkStatusRunning(b *testing.B) {
+	out := "INFO:  Resource is stopped\nsome more text that is not running at all\n"
+	b.ReportAllocs()
+	for b.Loop() {
+		StatusRunning(out)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/heartbeat-go/heartbeat/hb/wire"
 )
 
 var two = []string{"nodea", "nodeb"}
@@ -512,5 +514,27 @@ func TestSplitBrainFromStartIsSettled(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// One resource message from the peer, as the core delivers them all the
+// time in a stable cluster.
+func BenchmarkReceiveResource(b *testing.B) {
+	m, err := New(Config{Local: "nodea", Nodes: two, Groups: twoGroups, AutoFailback: FailbackOn})
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Unix(1000, 0)
+	m.NodeStatus(now, "nodeb", StatusActive)
+	m.NodeStatus(now, "nodea", StatusActive)
+	msg := &wire.Message{}
+	msg.Add(wire.FType, TResource)
+	msg.Add(wire.FOrig, "nodeb")
+	msg.Add(FRscHold, "local")
+	msg.Add(FRType, "full")
+	msg.Add(FIsStable, "1")
+	b.ReportAllocs()
+	for b.Loop() {
+		m.Receive(now, msg)
 	}
 }
