@@ -320,3 +320,64 @@ func TestLoopbackSignalsAndReload(t *testing.T) {
 		t.Errorf("after the key roll-over hb2 sees hb1 %q", s)
 	}
 }
+
+// TestLoopbackDaemonize: without -f heartbeat detaches (the command exits
+// 0 once the daemon has written its pid file); -s reports it, a second
+// start says it is already running, -k stops it.
+func TestLoopbackDaemonize(t *testing.T) {
+	c := twoNodes(t, "on", "")
+	hb1 := c.Nodes["hb1"]
+	bin := testbin.Heartbeat(t)
+	args := []string{"--node", "hb1", "--bind", "127.0.0.11", "--config-dir", hb1.Etc, "--state-dir", hb1.Var, "--run-dir", hb1.Run}
+	out, err := exec.Command(bin, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("heartbeat: %v\n%s", err, out)
+	}
+	pid := RunningPidOf(t, hb1.Run)
+	if pid == 0 {
+		t.Fatalf("no daemon after heartbeat returned:\n%s", out)
+	}
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	st := exec.Command(bin, "-s", "--run-dir", hb1.Run, "--node", "hb1")
+	b, _ := st.Output()
+	if st.ProcessState.ExitCode() != 0 || !strings.HasPrefix(string(b), "heartbeat OK [pid "+strconv.Itoa(pid)+" et al] is running on ") {
+		t.Errorf("heartbeat -s: %q exit %d", b, st.ProcessState.ExitCode())
+	}
+	again, err := exec.Command(bin, args...).CombinedOutput()
+	if err != nil || !strings.Contains(string(again), "info: heartbeat: already running [pid "+strconv.Itoa(pid)+"].") {
+		t.Errorf("second start: %v %q", err, again)
+	}
+	if out, err := exec.Command(bin, "-k", "--run-dir", hb1.Run).CombinedOutput(); err != nil {
+		t.Fatalf("heartbeat -k: %v\n%s", err, out)
+	}
+	if !gone(pid) {
+		t.Fatal("daemon still alive after heartbeat -k returned")
+	}
+	if len(hb1.LogLines("hb1 Heartbeat shutdown complete.")) != 1 {
+		t.Errorf("no shutdown line:\n%s", hb1.LogText())
+	}
+}
+
+// RunningPidOf returns the live pid recorded in runDir/heartbeat.pid, or 0.
+func RunningPidOf(t *testing.T, runDir string) int {
+	b, err := os.ReadFile(filepath.Join(runDir, "heartbeat.pid"))
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if pid <= 0 || syscall.Kill(pid, 0) != nil {
+		return 0
+	}
+	return pid
+}
+
+// gone reports whether pid has exited (a zombie waiting for its reaper
+// counts as exited).
+func gone(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	return i >= 0 && i+2 < len(b) && b[i+2] == 'Z'
+}
