@@ -270,6 +270,8 @@ func (m *Machine) Receive(now time.Time, x *wire.Message) Output {
 		m.unbalance(now)
 		m.delayed(now, GiveAll, 2*m.cfg.Keepalive, &o)
 	case TAbortGiveup:
+		// The peer found the counts equal.
+		m.balance(now)
 		m.abort(&o)
 	case TClStat:
 		if x.Value(FFromID) == ClientID && x.Value(wire.FStatus) == "join" {
