@@ -3,6 +3,7 @@ package daemon
 import (
 	"fmt"
 	"log/slog"
+	"sort"
 	"strings"
 	"time"
 
@@ -329,7 +330,14 @@ func (e *clusterEngine) Done(now time.Time, id uint64, r rm.Result) out {
 }
 
 func (e *clusterEngine) Snapshot(s *ctl.Status) {
-	for _, n := range e.core.Nodes() {
+	// ha.cf order, as heartbeat's node table (cl_status prints it reversed).
+	nodes := e.core.Nodes()
+	pos := map[string]int{}
+	for i, n := range e.nodes {
+		pos[n] = i
+	}
+	sort.SliceStable(nodes, func(i, j int) bool { return pos[nodes[i].Name] < pos[nodes[j].Name] })
+	for _, n := range nodes {
 		cn := ctl.Node{Name: n.Name, Type: ctl.NodeNormal, Status: ctl.NodeStatus(n.Status), Generation: n.Generation, Weight: 100,
 			LastHeard: e.heard[n.Name]}
 		for _, l := range n.Links {

@@ -123,6 +123,8 @@ type runtime struct {
 	exit    bool
 	restart bool                // exit to restart (a healed partition)
 	kids    *respawn.Supervisor // respawn/failfast children, started at comm-up
+	api     *apiServer          // heartbeat's client API socket, opened at comm-up
+	ctx     context.Context
 }
 
 // actionRunner carries out resource actions (start or stop a group, run
@@ -335,6 +337,12 @@ func (r *runtime) stateFiles() error {
 func (r *runtime) run(ctx context.Context) int {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	r.ctx = ctx
+	defer func() {
+		if r.api != nil {
+			r.api.close()
+		}
+	}()
 
 	if err := r.build(); err != nil {
 		r.log.Error(err.Error())
@@ -455,6 +463,7 @@ func (r *runtime) apply(o out) {
 		r.log.Log(context.Background(), e.Level, e.Text)
 		if e.Ready {
 			sdNotify("READY=1\nSTATUS=heartbeat active")
+			r.startAPI(r.ctx)
 			r.startChildren()
 		}
 	}

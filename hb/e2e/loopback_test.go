@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heartbeat-go/heartbeat/hb/ctl/hbapi"
 	"github.com/heartbeat-go/heartbeat/hb/testbin"
 )
 
@@ -380,4 +381,46 @@ func gone(pid int) bool {
 	}
 	i := strings.LastIndexByte(string(b), ')')
 	return i >= 0 && i+2 < len(b) && b[i+2] == 'Z'
+}
+
+// TestLoopbackHeartbeatAPI: heartbeat 3.0.6's client API socket
+// (register) answers the queries cl_status makes, once the node is active.
+func TestLoopbackHeartbeatAPI(t *testing.T) {
+	c := twoNodes(t, "on", "hb1 demo::web\n")
+	hb1, hb2 := c.Nodes["hb1"], c.Nodes["hb2"]
+	hb1.Start("DEMO_DIR=" + c.Dir)
+	hb2.Start("DEMO_DIR=" + c.Dir)
+	waitActive(t, c, 15*time.Second)
+	ctx := t.Context()
+	api, err := hbapi.Signon(ctx, filepath.Join(hb1.Run, "heartbeat"))
+	if err != nil {
+		t.Fatalf("signon: %v", err)
+	}
+	defer api.Close()
+	if api.Info.Node != "hb1" || api.Info.DeadTime != deadtime || api.Info.Keepalive != keepalive || !strings.HasPrefix(api.Info.Version, "3.0.6") {
+		t.Errorf("signon info %+v", api.Info)
+	}
+	nodes, err := api.Nodes(ctx)
+	if err != nil || len(nodes) != 2 {
+		t.Fatalf("nodelist: %v %+v", err, nodes)
+	}
+	for _, n := range nodes {
+		if n.Status != "active" {
+			t.Errorf("nodelist: %+v", n)
+		}
+	}
+	links, err := api.Links(ctx, "hb2")
+	if err != nil || len(links) != 1 || links[0].Name != "lo" || links[0].Status != "up" {
+		t.Errorf("iflist hb2: %v %+v", err, links)
+	}
+	if v, ok, err := api.Parameter(ctx, "deadtime"); err != nil || !ok || v == "" {
+		t.Errorf("getparm deadtime: %q %v %v", v, ok, err)
+	}
+	if _, ok := WaitFor(20*time.Second, func() bool { h, err := api.Resources(ctx); return err == nil && h == "local" }); !ok {
+		h, err := api.Resources(ctx)
+		t.Errorf("getrsc on hb1: %q %v, want local", h, err)
+	}
+	if _, err := api.Weight(ctx, "nosuchnode"); err == nil {
+		t.Error("nodeweight of an unknown node succeeded")
+	}
 }

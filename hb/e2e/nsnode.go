@@ -35,6 +35,9 @@ type NSNode struct {
 	N    *netlab.Node
 	Dir  string
 	Proc *netlab.Proc
+	// RunDir overrides Dir/run (e.g. "/run" in an isolated node, where the
+	// stock cl_status looks for /run/heartbeat/register).
+	RunDir string
 }
 
 // NewNSNode prepares the directories of a heartbeat-go node in n.
@@ -49,7 +52,12 @@ func NewNSNode(t *testing.T, bin string, n *netlab.Node) *NSNode {
 }
 
 func (g *NSNode) Etc() string { return filepath.Join(g.Dir, "etc") }
-func (g *NSNode) Run() string { return filepath.Join(g.Dir, "run") }
+func (g *NSNode) Run() string {
+	if g.RunDir != "" {
+		return g.RunDir
+	}
+	return filepath.Join(g.Dir, "run")
+}
 func (g *NSNode) Log() string { return filepath.Join(g.Dir, "ha-log") }
 
 // WriteConfig writes ha.cf (with logfile and debugfile lines prepended),

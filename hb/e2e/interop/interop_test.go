@@ -92,6 +92,7 @@ func interopLab(t *testing.T) (*cNode, *e2e.NSNode, *netlab.Node) {
 	c := &cNode{t: t, n: n1}
 
 	g := e2e.NewNSNode(t, testbin.Heartbeat(t), n2)
+	g.RunDir = "/run" // the node's private /run: the stock cl_status finds our API socket
 	g.WriteConfig(fmt.Sprintf("ucast eth0 %s\n", n1.Addr())+common, keys, haresources)
 	return c, g, lab.Node("client")
 }
@@ -119,6 +120,24 @@ func TestInteropMembership(t *testing.T) {
 	g.Start()
 	started := time.Now()
 	bothActive(t, c, g, 40*time.Second)
+
+	// heartbeat 3.0.6's own cl_status, run on the heartbeat-go node, talks
+	// to heartbeat-go's API socket.
+	for _, tc := range []struct{ args, want string }{
+		{"hbstatus", "Heartbeat is running on this machine."},
+		{"nodestatus hb1", "active"},
+		{"nodestatus hb2", "active"},
+		{"listnodes", "hb2\nhb1"},
+		{"nodetype hb1", "normal"},
+		{"listhblinks hb1", "eth0"},
+		{"hblinkstatus hb1 eth0", "up"},
+		{"hbparameter -p udpport", "694"},
+	} {
+		out, err := g.N.Output("/usr/bin/cl_status", strings.Fields(tc.args)...)
+		if err != nil || strings.TrimSpace(out) != tc.want {
+			t.Errorf("stock cl_status %s on heartbeat-go: %q (%v), want %q", tc.args, strings.TrimSpace(out), err, tc.want)
+		}
+	}
 	e2e.WaitFor(e2e.StartBonus, func() bool { return time.Since(started) > e2e.StartBonus })
 
 	const ka = 500 * time.Millisecond // keepalive in this lab
