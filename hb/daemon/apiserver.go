@@ -236,4 +236,3 @@ func (s *apiServer) answer(rt string, req hbapi.Message, st *ctl.Status) []hbapi
 	}
 	return badreq(rt, "")
 }
-
