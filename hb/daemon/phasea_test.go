@@ -265,3 +265,22 @@ func TestDumpDefaults(t *testing.T) {
 		t.Fatalf("misaligned -D table:\n%s", out.String())
 	}
 }
+
+func FuzzParseArgs(f *testing.F) {
+	for _, s := range []string{"-dd -f", "-k", "-s --run-dir /r", "-RC all", "-C", "--node", "--config-dir=/x -D -W", "-x", "-ddddM -l -v"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var errb bytes.Buffer
+		o, ok := parseArgs("heartbeat", strings.Fields(s), &errb)
+		if ok && errb.Len() != 0 {
+			t.Fatalf("accepted %q but printed %q", s, errb.String())
+		}
+		if !ok && !strings.Contains(errb.String(), "Usage: heartbeat ") {
+			t.Fatalf("rejected %q without the usage text", s)
+		}
+		if ok && o.Holding != "" && !o.Restart {
+			t.Fatalf("%q: -C accepted without -R", s)
+		}
+	})
+}
