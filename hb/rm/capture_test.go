@@ -222,3 +222,15 @@ func TestReplaySessionAsNodeA(t *testing.T) {
 		t.Fatalf("heartbeat-go nodea sent:\n%s\nreal nodea sent:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// A heartbeat-go nodea starting alone (nodeb dead after initdead) sends
+// what the real one sent (cap.pcap 03:38:54-03:38:56).
+func TestReplayAloneStartAsNodeA(t *testing.T) {
+	got, want := replay(t, "cap.decoded.txt", "nodea", "nodeb", "03:38:54", "03:38:56", FailbackOn,
+		func(m *Machine, now time.Time) []Output {
+			return []Output{m.NodeStatus(now, "nodeb", StatusDead), m.NodeStatus(now, "nodea", StatusActive)}
+		})
+	if !slices.Equal(got, want) {
+		t.Fatalf("heartbeat-go nodea sent:\n%s\nreal nodea sent:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

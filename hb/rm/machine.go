@@ -784,16 +784,18 @@ func (m *Machine) commUpNow(now time.Time, o *Output) {
 	for _, p := range m.peers {
 		p.answered = false
 	}
-	if m.nice() {
-		o.Send = append(o.Send, newMsg(TStarting))
-		m.setPhase(o, PhaseStarting)
-	}
+	// The fencing verdicts for nodes found dead go first (as heartbeat's
+	// sequence numbers show), then "starting".
 	for _, n := range m.order {
 		if p := m.peers[n]; p != nil && p.status == StatusDead {
 			m.stonith(o, p)
 			p.stable = true
 			p.claims = map[string]bool{}
 		}
+	}
+	if m.nice() {
+		o.Send = append(o.Send, newMsg(TStarting))
+		m.setPhase(o, PhaseStarting)
 	}
 	if !m.nice() {
 		m.setPhase(o, PhaseStable)
@@ -841,7 +843,11 @@ func (m *Machine) reqOurResources(now time.Time, o *Output, reason string) {
 	for _, k := range keys {
 		m.claim[k] = true
 	}
-	m.sendResource(o, true, "")
+	if len(m.livePeers()) > 0 {
+		// Claimed before started (alone, nobody needs telling yet: a
+		// peer that appears asks with "starting" and gets the claim).
+		m.sendResource(o, true, "")
+	}
 	j := &job{done: func(now time.Time, o *Output, j *job) {
 		for _, k := range j.failed {
 			delete(m.claim, k)
@@ -1426,9 +1432,11 @@ func (m *Machine) takeOrphans(now time.Time, o *Output, from, reason string) {
 	for _, k := range keys {
 		m.claim[k] = true // claimed before started, as heartbeat sets i_hold first
 	}
+	announced := false // our "resource ... req_our_resources()" covers the claim
 	if m.phase != PhaseStable && m.phase != PhaseShutdown {
 		if m.readyToStabilise() || len(m.livePeers()) == 0 {
 			m.reqOurResources(now, o, reason)
+			announced = m.Busy()
 		}
 	} else if m.phase == PhaseStable {
 		// "get them anyway": our own unclaimed groups too.
@@ -1457,10 +1465,11 @@ func (m *Machine) takeOrphans(now time.Time, o *Output, from, reason string) {
 	if len(keys) == 0 {
 		return
 	}
-	if !m.multi {
-		m.sendResource(o, true, "req_our_resources()")
-	} else {
+	switch {
+	case m.multi:
 		m.sendResource(o, false, "")
+	case !announced:
+		m.sendResource(o, true, "req_our_resources()")
 	}
 	j := &job{done: func(now time.Time, o *Output, j *job) {
 		for _, k := range j.failed {
