@@ -5,10 +5,12 @@ package netns
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/heartbeat-go/heartbeat/hb/ctl"
 	"github.com/heartbeat-go/heartbeat/hb/e2e"
 	"github.com/heartbeat-go/heartbeat/hb/netlab"
 	"github.com/heartbeat-go/heartbeat/hb/testbin"
@@ -85,6 +87,23 @@ func failover(t *testing.T, failback string) (map[string]*e2e.NSNode, *netlab.No
 	if took > e2e.DeadTime+time.Second {
 		dump(nodes)
 		t.Errorf("failover took %v, want <= deadtime + 1 s = %v", took, e2e.DeadTime+time.Second)
+	}
+	// heartbeat-go's own account of the move: from the death to the
+	// address being up (native IPaddr2, no fork). Aim: tens of ms.
+	if c, err := ctl.Dial(t.Context(), filepath.Join(hb2.Run(), "heartbeat")); err == nil {
+		st, err := c.Status(t.Context())
+		c.Close()
+		if err != nil || len(st.Failovers) == 0 {
+			t.Errorf("hb2 status: %v, failovers %v", err, st.Failovers)
+		} else {
+			f := st.Failovers[len(st.Failovers)-1]
+			t.Logf("hb2 reports %s moved from %s (%s) in %v", f.Group, f.From, f.Reason, f.Took)
+			if f.Took > 250*time.Millisecond || f.From != "hb1" || f.To != "hb2" {
+				t.Errorf("failover record %+v: want hb1 -> hb2 within 250 ms of the death", f)
+			}
+		}
+	} else {
+		t.Errorf("control socket of hb2: %v", err)
 	}
 	// hb1 "reboots": address gone, cable back, heartbeat started.
 	hb1.N.Output("ip", "addr", "del", e2e.VIP+"/24", "dev", "eth0")
