@@ -13,6 +13,10 @@ import (
 	"github.com/heartbeat-go/heartbeat/hb/wire"
 )
 
+// injections are extra inputs (node status changes the real core
+// decided) given just before the capture line with that time stamp.
+var injections map[string]func(m *Machine, now time.Time) []Output
+
 // capLine is one decoded message of a capture (spec/lab/pcapdump.py output).
 type capLine struct {
 	at  string
@@ -110,6 +114,12 @@ func replayCmds(t *testing.T, file, local, peer, from, to string, af AutoFailbac
 		if c, ok := cmds[l.at]; ok {
 			delete(cmds, l.at)
 			collect(m.Command(now, c))
+		}
+		if f, ok := injections[l.at]; ok {
+			delete(injections, l.at)
+			for _, o := range f(m, now) {
+				collect(o)
+			}
 		}
 		switch l.msg.Value(wire.FOrig) {
 		case peer:
@@ -230,6 +240,46 @@ func TestReplayAloneStartAsNodeA(t *testing.T) {
 		func(m *Machine, now time.Time) []Output {
 			return []Output{m.NodeStatus(now, "nodeb", StatusDead), m.NodeStatus(now, "nodea", StatusActive)}
 		})
+	if !slices.Equal(got, want) {
+		t.Fatalf("heartbeat-go nodea sent:\n%s\nreal nodea sent:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// The whole cap.pcap session as seen by nodea, from nodeb's first join to
+// nodeb's graceful shutdown: join and auto failback, hb_standby, hb_takeover
+// both ways, nodeb killed and taken over, nodeb back with auto failback,
+// nodeb's graceful shutdown. A heartbeat-go nodea sends exactly what the
+// real one sent.
+func TestReplayWholeSessionAsNodeA(t *testing.T) {
+	injections = map[string]func(m *Machine, now time.Time) []Output{
+		// nodeb killed at 03:41:26: declared dead after deadtime.
+		"03:41:30.469": func(m *Machine, now time.Time) []Output {
+			return []Output{m.NodeStatus(now, "nodeb", StatusDead)}
+		},
+		// nodeb restarts.
+		"03:41:47.368": func(m *Machine, now time.Time) []Output {
+			return []Output{m.PeerRestarted(now, "nodeb"), m.NodeStatus(now, "nodeb", StatusUp), m.NodeStatus(now, "nodeb", StatusActive)}
+		},
+		// After its shutdone, nodeb falls silent: dead after deadtime.
+		"03:42:08.538": func(m *Machine, now time.Time) []Output {
+			return []Output{m.NodeStatus(now, "nodeb", StatusDead)}
+		},
+	}
+	defer func() { injections = nil }()
+	got, want, m := replayCmds(t, "cap.decoded.txt", "nodea", "nodeb", "03:39:11", "03:42:10", FailbackOn,
+		func(m *Machine, now time.Time) []Output {
+			outs := []Output{m.NodeStatus(now, "nodeb", StatusDead), m.NodeStatus(now, "nodea", StatusActive)}
+			return append(outs, m.PeerRestarted(now, "nodeb"), m.NodeStatus(now, "nodeb", StatusUp))
+		},
+		map[string]Command{"03:40:44.873": {Kind: Standby, What: "all"}, "03:41:00.419": {Kind: Takeover, What: "all"}})
+	i := slices.Index(got, "t=resource rsc_hold=foreign info=mach_down")
+	if i < 0 {
+		t.Fatalf("no mach_down takeover in %q", got)
+	}
+	got = got[i+1:]
+	if h := m.Held(); !slices.Equal(h, []string{keyA, keyB}) {
+		t.Errorf("nodea ends holding %v, want everything", h)
+	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("heartbeat-go nodea sent:\n%s\nreal nodea sent:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}

@@ -1475,6 +1475,12 @@ func (m *Machine) takeOrphans(now time.Time, o *Output, from, reason string) {
 		for _, k := range j.failed {
 			delete(m.claim, k)
 		}
+		if reason == "shutdone" && !m.multi {
+			// heartbeat takes over a node that shut down through its
+			// standby acquire path first, then mach_down.
+			o.Send = append(o.Send, newMsg(TAskResources, FRscHold, HoldForeign.String(), FInfo, "done"))
+			m.sendResource(o, true, "")
+		}
 		mdMsg := newMsg(TResource, FRscHold, HoldForeign.String(), FInfo, "mach_down")
 		m.addKeys(mdMsg)
 		o.Send = append(o.Send, mdMsg)
@@ -1520,7 +1526,7 @@ func (m *Machine) onShutdone(now time.Time, o *Output, p *peer) {
 		return
 	}
 	o.Actions = append(o.Actions, Action{Kind: RunEvent, Msg: newMsg(TStatus, wire.FOrig, p.name, wire.FStatus, string(StatusDead)), OStatus: m.local})
-	m.takeOrphans(now, o, p.name, "mach_down")
+	m.takeOrphans(now, o, p.name, "shutdone")
 }
 
 // partitionReturn: a peer declared dead talks again without having
