@@ -284,3 +284,46 @@ func TestReplayWholeSessionAsNodeA(t *testing.T) {
 		t.Fatalf("heartbeat-go nodea sent:\n%s\nreal nodea sent:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// nodeb restarted after being killed, joins again, then shuts down
+// gracefully (cap.pcap 03:41:47-03:42:03), played by a heartbeat-go nodeb.
+func TestReplayRejoinAndShutdownAsNodeB(t *testing.T) {
+	got, want, m := replayCmds(t, "cap.decoded.txt", "nodeb", "nodea", "03:41:47", "03:42:03", FailbackOn,
+		func(m *Machine, now time.Time) []Output {
+			return []Output{m.NodeStatus(now, "nodea", StatusActive), m.NodeStatus(now, "nodeb", StatusActive)}
+		},
+		map[string]Command{"03:42:01.967": {Kind: Shutdown}})
+	if len(m.Held()) != 0 || !m.shutdownStarted {
+		t.Errorf("nodeb still holds %v after its shutdown", m.Held())
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("heartbeat-go nodeb sent:\n%s\nreal nodeb sent:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// Legacy mode as nodea (cap2.pcap): both start at once and self-grant,
+// nodeb shuts down (its groups are taken over), comes back and asks for
+// its group, which nodea releases and grants.
+func TestReplayLegacySessionAsNodeA(t *testing.T) {
+	injections = map[string]func(m *Machine, now time.Time) []Output{
+		"03:43:15.092": func(m *Machine, now time.Time) []Output {
+			return []Output{m.NodeStatus(now, "nodeb", StatusDead)}
+		},
+		"03:43:20.064": func(m *Machine, now time.Time) []Output {
+			return []Output{m.PeerRestarted(now, "nodeb"), m.NodeStatus(now, "nodeb", StatusUp), m.NodeStatus(now, "nodeb", StatusActive)}
+		},
+	}
+	defer func() { injections = nil }()
+	var held []string
+	got, want, m := replayCmds(t, "cap2.decoded.txt", "nodea", "nodeb", "03:42:42", "03:43:21", FailbackLegacy,
+		func(m *Machine, now time.Time) []Output {
+			return []Output{m.NodeStatus(now, "nodeb", StatusUp), m.NodeStatus(now, "nodea", StatusActive)}
+		}, nil)
+	held = m.Held()
+	if !slices.Equal(held, []string{keyA}) {
+		t.Errorf("nodea ends holding %v, want only its own group", held)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("heartbeat-go nodea sent:\n%s\nreal nodea sent:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
