@@ -11,7 +11,8 @@ package rm
 //	out = m.Command(now, rm.Command{Kind: rm.Standby, What: "foreign"})
 //	out = m.Tick(now)                                  // at out.Wake
 //
-// Each Output: send out.Send through the core (broadcast; "dest" is set
+// Each Output: send out.Send through the core (before acting on Exit or
+// Restart: the last messages are the shutdone notice) (broadcast; "dest" is set
 // where heartbeat sets it), carry out out.Actions (StartGroup/StopGroup one
 // at a time, report each with Done; RunEvent through the event hooks, in
 // order; Exit, Restart, FenceSelf), log out.Events, and call Tick at
@@ -38,9 +39,25 @@ package rm
 //     it until communication is up); nothing was acquired or announced.
 //   - Legacy mode alone at start-up also self-grants a dead peer's groups
 //     with "ip-request-resp" (heartbeat's mach_down takes them silently).
+//   - Two standby requests that cross (both nodes sent "ask_resources
+//     info=me" at once): heartbeat ignores both and lets them time out; the
+//     node first in ha.cf order goes first and the other withdraws (an
+//     auto_failback hand-back that lapses is retried).
+//   - Answering a "starting" while a resource action runs, we say
+//     isstable=0 (heartbeat says what its resourcestate is) and send
+//     isstable=1 once idle, so the newcomer never starts a group we are
+//     about to claim.
 //   - A hung action is the runtime's business (hb/resource times scripts
 //     out); the machine only waits for Done.
 //
 // More than two nodes (heartbeat's v1 is two-node only) is a heartbeat-go
 // extension for clusters of heartbeat-go nodes only: see the package
-// comment.
+// comment. There, legacy mode also exchanges "resource ... rsc_keys="
+// announcements, a dead node's groups go to the next live node in ha.cf
+// order only once no live peer may still run them, and a group's home wins
+// when two ip-requests for it cross.
+//
+// The core must drop a peer's messages of an older generation once it has
+// reported PeerRestarted for it (heartbeat does), and report every node
+// status change (init, up, active, dead) including the local node's
+// "active" (communication up).
