@@ -14,8 +14,8 @@
 // Where this differs from heartbeat 3.0.6's shell tools:
 //
 //   - A script call that hangs is killed (with its process group) after
-//     ScriptRunner.Timeout (default 2 min) and counts as failed; heartbeat
-//     waits forever.
+//     ScriptRunner.Timeout (start/stop, default 10 min) or StatusTimeout
+//     (default 1 min) and counts as failed; heartbeat waits forever.
 //   - Arguments are split on blanks like the unquoted shell expansion, but
 //     glob characters are not expanded.
 //   - The native IPaddr/IPaddr2 return once the address is up and the first

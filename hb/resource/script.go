@@ -20,18 +20,24 @@ import (
 // /etc/init.d.
 var DefaultDirs = []string{"/etc/ha.d/resource.d", "/etc/init.d"}
 
-// DefaultTimeout bounds one script call. heartbeat waits forever for a hung
-// script (and so never fails over); we kill it and report the failure.
-const DefaultTimeout = 2 * time.Minute
+// DefaultTimeout bounds one start or stop call, DefaultStatusTimeout one
+// status call. heartbeat waits forever for a hung script (and so never
+// fails over); we kill it and report the failure. Starts get long: a
+// database recovering its log may legitimately take minutes.
+const (
+	DefaultTimeout       = 10 * time.Minute
+	DefaultStatusTimeout = 1 * time.Minute
+)
 
 const maxOutput = 4096
 
 // ScriptRunner runs resource scripts.
 type ScriptRunner struct {
-	Dirs    []string      // search path; nil = DefaultDirs
-	Timeout time.Duration // per call; 0 = DefaultTimeout
-	Env     []string      // added to the daemon's environment (HA_* variables)
-	Logger  *slog.Logger  // nil = slog.Default()
+	Dirs          []string      // search path; nil = DefaultDirs
+	Timeout       time.Duration // per start/stop call; 0 = DefaultTimeout
+	StatusTimeout time.Duration // per status call; 0 = DefaultStatusTimeout (or Timeout if smaller)
+	Env           []string      // added to the daemon's environment (HA_* variables)
+	Logger        *slog.Logger  // nil = slog.Default()
 }
 
 func (r *ScriptRunner) log() *slog.Logger {
@@ -123,6 +129,13 @@ func (r *ScriptRunner) Run(ctx context.Context, res haresources.Resource, op Op)
 	timeout := r.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
+	}
+	if op == Status {
+		st := r.StatusTimeout
+		if st <= 0 {
+			st = DefaultStatusTimeout
+		}
+		timeout = min(timeout, st)
 	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

@@ -273,3 +273,16 @@ func TestGroupsDoMapsResults(t *testing.T) {
 		t.Fatalf("stop a: %v", r)
 	}
 }
+
+func TestStatusTimeoutIsShorter(t *testing.T) {
+	d := t.TempDir()
+	script(t, d, "slowstatus", `case $1 in status) sleep 60;; esac`+"\n")
+	r := &ScriptRunner{Dirs: []string{d}, Timeout: time.Hour, StatusTimeout: 200 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}
+	out, err := r.Run(context.Background(), res("slowstatus"), Status)
+	if !errors.Is(err, ErrTimeout) || !out.TimedOut {
+		t.Fatalf("%+v %v", out, err)
+	}
+	if out, err := r.Run(context.Background(), res("slowstatus"), Start); err != nil || out.TimedOut {
+		t.Fatalf("start: %+v %v", out, err)
+	}
+}
