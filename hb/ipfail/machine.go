@@ -86,13 +86,14 @@ type Config struct {
 	AutoFailback bool // ha.cf auto_failback on (off: foreign resources stay)
 	ClientGen    int  // client_gen of our messages (heartbeat's API counter)
 	// HoldDown protects against flapping ping paths (heartbeat's ipfail has
-	// none beyond the give-up delay): when counts became unbalanced more
-	// than once within FlapWindow, foreign resources are given back only
-	// after the balance held for HoldDown, doubled for every further flap
-	// (at most MaxHoldDown); a new imbalance cancels the pending hand-back.
-	// A single failure and recovery is handled as heartbeat does (2 ×
-	// keepalive). Unbalanced moments shorter than the give-up delay (both
-	// nodes seeing one change a probe apart) do not count. Zero values mean DefaultHoldDown and DefaultFlapWindow.
+	// none beyond the give-up delay): when the peer saw fewer ping nodes
+	// than we did more than once within FlapWindow, its resources are
+	// given back only after the balance held for HoldDown, doubled for
+	// every further flap (at most MaxHoldDown); a new imbalance cancels the
+	// pending hand-back. A single failure and recovery is handled as
+	// heartbeat does (2 × keepalive). Unbalanced moments shorter than the
+	// give-up delay (both nodes seeing one change a probe apart) do not
+	// count. Zero values mean DefaultHoldDown and DefaultFlapWindow.
 	HoldDown   time.Duration
 	FlapWindow time.Duration
 }
@@ -114,7 +115,8 @@ type Machine struct {
 	peerStable  bool
 	unbalanced  bool        // last comparison was unbalanced
 	since       time.Time   // start of the current unbalanced episode
-	imbalances  []time.Time // starts of past unbalanced episodes within FlapWindow
+	peerWorse   bool        // in the current episode the peer sees fewer ping nodes
+	imbalances  []time.Time // starts of past episodes within FlapWindow in which the peer saw fewer
 	lastCompare string      // "more", "less", "equal" (for status)
 }
 
@@ -267,7 +269,7 @@ func (m *Machine) Receive(now time.Time, x *wire.Message) Output {
 		m.compare(now, r, &o)
 	case TYouAreDead:
 		o.log(Info, "Giving up because we were told that we have less ping nodes.")
-		m.unbalance(now)
+		m.unbalance(now, false)
 		m.delayed(now, GiveAll, 2*m.cfg.Keepalive, &o)
 	case TAbortGiveup:
 		// The peer found the counts equal.
@@ -302,7 +304,7 @@ func (m *Machine) compare(now time.Time, r int, o *Output) {
 	switch {
 	case l > r:
 		m.lastCompare = "more"
-		m.unbalance(now)
+		m.unbalance(now, true)
 		o.log(Info, "Telling other node that we have more visible ping nodes.")
 		o.Send = append(o.Send, m.stamp(m.msg(TYouAreDead)))
 		// Giving resources to a node that sees less would only bounce
@@ -313,7 +315,7 @@ func (m *Machine) compare(now time.Time, r int, o *Output) {
 		}
 	case l < r:
 		m.lastCompare = "less"
-		m.unbalance(now)
+		m.unbalance(now, false)
 		o.log(Info, "Giving up because we have less visible ping nodes.")
 		m.delayed(now, GiveAll, 2*m.cfg.Keepalive, o)
 	default:
@@ -331,8 +333,10 @@ func (m *Machine) compare(now time.Time, r int, o *Output) {
 	}
 }
 
-// unbalance notes the start of an unbalanced episode.
-func (m *Machine) unbalance(now time.Time) {
+// unbalance notes an unbalanced comparison; peerWorse says the peer sees
+// fewer ping nodes than we do.
+func (m *Machine) unbalance(now time.Time, peerWorse bool) {
+	m.peerWorse = peerWorse
 	if m.unbalanced {
 		return
 	}
@@ -342,9 +346,11 @@ func (m *Machine) unbalance(now time.Time) {
 // balance ends an unbalanced episode. Only an episode that lasted the
 // give-up delay (long enough to move resources) counts as a flap: the
 // counts also differ for a moment whenever the two nodes see the same
-// change one probe apart.
+// change one probe apart. Only the peer's failures count: those are the
+// ones after which we hand its resources back (our own failures are the
+// peer's to count).
 func (m *Machine) balance(now time.Time) {
-	if m.unbalanced && now.Sub(m.since) >= 2*m.cfg.Keepalive {
+	if m.unbalanced && m.peerWorse && now.Sub(m.since) >= 2*m.cfg.Keepalive {
 		m.imbalances = append(m.imbalances, m.since)
 	}
 	m.unbalanced = false

@@ -302,3 +302,28 @@ func TestShortImbalanceIsNoFlap(t *testing.T) {
 		t.Fatalf("delay %v after short imbalances", at.Sub(now))
 	}
 }
+
+// One failure on each node is no flapping: each node's resources come
+// home as quickly as heartbeat brings them.
+func TestFailuresOnBothNodesAreNoFlap(t *testing.T) {
+	cutB := [2]time.Duration{30 * time.Second, 50 * time.Second}
+	cutA := [2]time.Duration{80 * time.Second, 100 * time.Second}
+	w := newWorld(t, true, func(n int, off time.Duration) bool {
+		if n == 0 {
+			return !between(off, cutA)
+		}
+		return !between(off, cutB)
+	})
+	w.runUntil(cutA[0])
+	if w.holderOf("gb") != "nodeb" || len(w.moves) != 2 {
+		w.fail("gb did not go and come back after nodeb's failure")
+	}
+	w.runUntil(cutA[0] + 10*time.Second)
+	if w.holderOf("ga") != "nodeb" {
+		w.fail("ga did not move after nodea's failure")
+	}
+	w.runUntil(cutA[1] + 10*time.Second)
+	if w.holderOf("ga") != "nodea" || w.holderOf("gb") != "nodeb" || len(w.moves) != 4 {
+		w.fail("ga not home within 10 s after nodea's path returned")
+	}
+}
