@@ -64,22 +64,31 @@ for i in $(seq 1 300); do
 	[ "$(cl_status nodestatus hbpeer 2>/dev/null)" = dead ] && [ "$(cl_status rscstatus 2>/dev/null)" != transition ] && break
 	sleep 0.1
 done
-while IFS= read -r c; do
-	for who in real ours; do
-		if [ $who = real ]; then bin=cl_status; else bin="$OURS cl_status"; fi
-		set +e
-		$bin $c > $W/o 2> $W/e
-		rc=$?
-		set -e
-		echo "=== $who $c"
-		cat $W/o
-		echo "--- stderr"
-		cat $W/e
-		echo "[exit $rc]"
-	done
-done < $CMDS
-echo "=== status"
 set +e
+P=
+# Each command with both tools, eight commands at a time (the daemon's
+# answers take a few hundred milliseconds each); printed in order after.
+i=0
+while IFS= read -r c; do
+	i=$((i+1))
+	echo "$c" > $W/c.$i
+	( cl_status $c > $W/real.$i.o 2> $W/real.$i.e; echo $? > $W/real.$i.rc ) &
+	P="$P $!"
+	( $OURS cl_status $c > $W/ours.$i.o 2> $W/ours.$i.e; echo $? > $W/ours.$i.rc ) &
+	P="$P $!"
+	if [ $((i % 8)) = 0 ]; then wait $P; P=; fi
+done < $CMDS
+wait $P
+for j in $(seq 1 $i); do
+	for who in real ours; do
+		echo "=== $who $(cat $W/c.$j)"
+		cat $W/$who.$j.o
+		echo "--- stderr"
+		cat $W/$who.$j.e
+		echo "[exit $(cat $W/$who.$j.rc)]"
+	done
+done
+echo "=== status"
 $OURS status
 echo "[exit $?]"
 echo "=== standby"
