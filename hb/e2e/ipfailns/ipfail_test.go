@@ -6,6 +6,7 @@
 package ipfailns
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/user"
@@ -31,7 +32,7 @@ type lab struct {
 	t     *testing.T
 	nodes map[string]*e2e.NSNode
 	ping  *netlab.Node
-	stub  string // the ipfail "program": must never run
+	stub  string // the ipfail and pingd "programs": must never run
 }
 
 func newLab(t *testing.T, failback string) *lab {
@@ -45,8 +46,11 @@ func newLab(t *testing.T, failback string) *lab {
 	dir := t.TempDir()
 	x.stub = filepath.Join(dir, "ran")
 	prog := filepath.Join(dir, "ipfail")
-	if err := os.WriteFile(prog, []byte("#!/bin/sh\necho ran >> "+x.stub+"\nexit 100\n"), 0o755); err != nil {
-		t.Fatal(err)
+	pingd := filepath.Join(dir, "pingd")
+	for _, p := range []string{prog, pingd} {
+		if err := os.WriteFile(p, []byte("#!/bin/sh\necho ran >> "+x.stub+"\nexit 100\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, name := range []string{"hb1", "hb2"} {
 		peer := l.Node("hb2")
@@ -55,8 +59,8 @@ func newLab(t *testing.T, failback string) *lab {
 		}
 		g := e2e.NewNSNode(t, bin, l.Node(name))
 		g.WriteConfig(fmt.Sprintf("keepalive 500ms\ndeadtime 2\nwarntime 1\ninitdead 4\nudpport 694\nucast eth0 %s\n"+
-			"auto_failback %s\nping %s\nrespawn %s %s\napiauth ipfail uid=%s\nnode hb1\nnode hb2\n",
-			peer.Addr(), failback, x.ping.Addr(), who, prog, who),
+			"auto_failback %s\nping %s\nrespawn %s %s\napiauth ipfail uid=%s\nrespawn root %s -m 100 -d 1s\nnode hb1\nnode hb2\n",
+			peer.Addr(), failback, x.ping.Addr(), who, prog, who, pingd),
 			"auth 1\n1 sha1 heartbeat-go-e2e-test-key\n", "hb1 IPaddr2::"+e2e.VIP+"/24/eth0\n")
 		x.nodes[name] = g
 	}
@@ -96,6 +100,19 @@ func (x *lab) restore(node string) {
 	}
 }
 
+// pingd is the score the node reports (cl_status --json), -1 if none.
+func (x *lab) pingd(node string) int {
+	var st struct {
+		Connectivity *struct {
+			Pingd *int `json:"pingd"`
+		} `json:"connectivity"`
+	}
+	if json.Unmarshal([]byte(x.nodes[node].ClStatus("--json")), &st) != nil || st.Connectivity == nil || st.Connectivity.Pingd == nil {
+		return -1
+	}
+	return *st.Connectivity.Pingd
+}
+
 func (x *lab) pingStatus(node string) string {
 	return x.nodes[node].ClStatus("nodestatus", x.ping.Addr().String())
 }
@@ -117,6 +134,9 @@ func (x *lab) start() {
 			x.fail("cl_status nodetype of the ping node on %s: %q", name, n)
 		}
 	}
+	if _, ok := e2e.WaitFor(5*time.Second, func() bool { return x.pingd("hb1") == 100 && x.pingd("hb2") == 100 }); !ok {
+		x.fail("pingd scores hb1 %d, hb2 %d; want 100", x.pingd("hb1"), x.pingd("hb2"))
+	}
 	e2e.WaitFor(e2e.StartBonus, func() bool { return time.Since(started) > e2e.StartBonus })
 }
 
@@ -135,6 +155,10 @@ func (x *lab) moveAway() {
 	if st := x.pingStatus("hb1"); st != "dead" {
 		x.fail("hb1 shows the ping node %q, want dead", st)
 	}
+	// pingd -m 100 -d 1s: no ping node, score 0 (once dampened).
+	if _, ok := e2e.WaitFor(5*time.Second, func() bool { return x.pingd("hb1") == 0 && x.pingd("hb2") == 100 }); !ok {
+		x.fail("pingd scores hb1 %d, hb2 %d; want 0 and 100", x.pingd("hb1"), x.pingd("hb2"))
+	}
 	if !strings.Contains(x.nodes["hb1"].LogText(), "Giving up because we were told that we have less ping nodes.") {
 		x.fail("hb1 did not log ipfail's give-up")
 	}
@@ -146,7 +170,7 @@ func (x *lab) moveAway() {
 
 func (x *lab) builtIn() {
 	if _, err := os.Stat(x.stub); err == nil {
-		x.t.Error("the ipfail program ran: ipfail must be built in")
+		x.t.Error("the ipfail or pingd program ran: both are built in")
 	}
 }
 
