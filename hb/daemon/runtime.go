@@ -125,6 +125,7 @@ type runtime struct {
 	kids    *respawn.Supervisor // respawn/failfast children, started at comm-up
 	api     *apiServer          // heartbeat's client API socket, opened at comm-up
 	ctx     context.Context
+	hacf    string // ha.cf as read at start, to notice changes on SIGHUP
 }
 
 // actionRunner carries out resource actions (start or stop a group, run
@@ -273,6 +274,9 @@ func runDaemon(ctx context.Context, o Options, cfg *config.Config, stderr io.Wri
 	r := &runtime{o: o, cfg: cfg, log: log, level: level, debug: debug, started: time.Now(),
 		inbox: make(chan inPacket, 256), done: make(chan actionDone, 16), calls: make(chan func()),
 		drops: map[string]uint64{}}
+	if b, err := os.ReadFile(filepath.Join(o.ConfigDir, "ha.cf")); err == nil {
+		r.hacf = string(b)
+	}
 	if err := r.stateFiles(); err != nil {
 		log.Error(err.Error())
 		return ExitGeneric
@@ -541,6 +545,12 @@ func (r *runtime) reread() {
 			r.log.Error(p.Msg)
 		}
 		return
+	}
+	if b, err := os.ReadFile(filepath.Join(r.o.ConfigDir, "ha.cf")); err == nil && string(b) != r.hacf {
+		// heartbeat re-execs itself here (heartbeat -R, keeping its
+		// resources); heartbeat-go does not restart on its own.
+		r.log.Warn("ha.cf changed: the change takes effect when heartbeat is restarted (heartbeat -k, then heartbeat)")
+		r.hacf = string(b)
 	}
 	if cfg.Keys != nil && r.cfg.Keys != nil && cfg.Keys.String() != r.cfg.Keys.String() {
 		r.log.Info("Rereading authentication file.")

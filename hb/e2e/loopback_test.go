@@ -424,3 +424,26 @@ func TestLoopbackHeartbeatAPI(t *testing.T) {
 		t.Error("nodeweight of an unknown node succeeded")
 	}
 }
+
+// TestLoopbackConfigError: a config heartbeat 3.0.6 refuses is refused
+// with its exit code 6 and its closing line.
+func TestLoopbackConfigError(t *testing.T) {
+	c := twoNodes(t, "on", "")
+	hb1 := c.Nodes["hb1"]
+	write(t, filepath.Join(hb1.Etc, "ha.cf"), "keepalive 2\ndeadtime 1\nudpport 7000\nucast lo 127.0.0.12\nnode hb1\nnode hb2\n", 0o644)
+	cmd := exec.Command(testbin.Heartbeat(t), "-f", "--node", "hb1", "--config-dir", hb1.Etc, "--state-dir", hb1.Var, "--run-dir", hb1.Run)
+	out, _ := cmd.CombinedOutput()
+	if cmd.ProcessState.ExitCode() != 6 {
+		t.Errorf("exit %d, want 6\n%s", cmd.ProcessState.ExitCode(), out)
+	}
+	// The problem itself is worded by hb/config; the closing line is
+	// heartbeat's.
+	for _, want := range []string{"ERROR: deadtime 1000ms is too small", "ERROR: Configuration error, heartbeat not started."} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(hb1.Run, "heartbeat.pid")); err == nil {
+		t.Error("a refused start wrote a pid file")
+	}
+}
