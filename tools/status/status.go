@@ -146,6 +146,8 @@ func Write(w io.Writer, st ctl.Status, now time.Time, loc *time.Location) {
 		tw.Flush()
 	}
 
+	writeConnectivity(w, tw, st.Connectivity, stamp)
+
 	if len(st.Failovers) == 0 {
 		fmt.Fprintln(w, "\nno failovers since start")
 		return
@@ -166,6 +168,52 @@ func Write(w io.Writer, st ctl.Status, now time.Time, loc *time.Location) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", stamp(f.Start), f.Group, from, to, f.Reason, took)
 	}
 	tw.Flush()
+}
+
+// writeConnectivity shows ping reach, the built-in ipfail and pingd, and
+// the respawned children, when the daemon reports any.
+func writeConnectivity(w io.Writer, tw *tabwriter.Writer, c *ctl.Connectivity, stamp func(time.Time) string) {
+	if c == nil {
+		return
+	}
+	fmt.Fprintf(w, "\nping nodes reachable: %d\n", c.Reachable)
+	if f := c.Ipfail; f != nil {
+		switch {
+		case f.Disabled != "":
+			fmt.Fprintf(w, "ipfail: not running: %s\n", f.Disabled)
+		default:
+			line := "ipfail: peer " + orDash(f.Peer) + ", last ping-count comparison: " + orDash(f.Compare)
+			if f.Pending != "" {
+				line += ", giving up " + f.Pending + " at " + stamp(f.PendingAt)
+			}
+			fmt.Fprintf(w, "%s, %d flaps\n", line, f.Flaps)
+		}
+	}
+	if c.Pingd != nil {
+		fmt.Fprintf(w, "pingd: %s=%d\n", orDash(c.PingdAttr), *c.Pingd)
+	}
+	if len(c.Children) > 0 {
+		fmt.Fprintln(tw, "\nCHILD\tUSER\tPID\tSTARTS\tLAST EXIT")
+		for _, ch := range c.Children {
+			pid := "-"
+			if ch.PID != 0 {
+				pid = fmt.Sprint(ch.PID)
+			}
+			last := orDash(ch.LastExit)
+			if ch.Stopped {
+				last += " (not restarted)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", ch.Command, ch.User, pid, ch.Starts, last)
+		}
+		tw.Flush()
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // dur prints a duration the way a person reads it: 500ms, 1.2s, 10s.

@@ -47,8 +47,20 @@ func TestScreenGolden(t *testing.T) {
 	Write(&b, afterFailover(), t0.Add(300*time.Second), time.UTC)
 	fresh := afterFailover()
 	fresh.Failovers, fresh.Groups, fresh.Started, fresh.PID = nil, nil, time.Time{}, 0
-	b.WriteString("---- a daemon without groups or failovers yet ----\n")
+	score := 100
+	fresh.Connectivity = &ctl.Connectivity{Reachable: 1, PingdAttr: "pingd", Pingd: &score,
+		Ipfail: &ctl.Ipfail{Peer: "hb2", Compare: "more", Pending: "all", PendingAt: t0.Add(5 * time.Second), Flaps: 1},
+		Children: []ctl.Child{
+			{Command: "/usr/lib/heartbeat/ipfail", User: "hacluster", PID: 481, Starts: 1},
+			{Command: "/usr/local/bin/watcher", User: "root", Starts: 6, LastExit: "exit status 1", Stopped: true},
+		}}
+	b.WriteString("---- a daemon without groups or failovers yet, with ping nodes, ipfail and children ----\n")
 	Write(&b, fresh, t0, time.UTC)
+	off := afterFailover()
+	off.Connectivity = &ctl.Connectivity{Ipfail: &ctl.Ipfail{Disabled: "Not starting ipfail: no ping nodes"}}
+	off.Failovers = nil
+	b.WriteString("---- ipfail disabled ----\n")
+	Write(&b, off, t0.Add(time.Minute), time.UTC)
 	golden(t, "testdata/screen.golden", b.Bytes())
 }
 
