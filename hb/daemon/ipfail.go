@@ -164,7 +164,6 @@ func (c *connEngine) openPings(now time.Time) {
 		med := media.Keep(media.Kind(m.Type), m.String(), m.LinkName(), open, media.KeepOptions{Logger: c.r.log})
 		pl := &pingLink{name: m.Name, med: med}
 		c.pingLinks = append(c.pingLinks, pl)
-		c.r.log.Info(fmt.Sprintf("%s heartbeat started.", m.Type))
 		c.wg.Add(1)
 		go c.receive(ctx, pl)
 	}
