@@ -38,6 +38,10 @@ type NSNode struct {
 	// RunDir overrides Dir/run (e.g. "/run" in an isolated node, where the
 	// stock cl_status looks for /run/heartbeat/register).
 	RunDir string
+	// DropIn runs the daemon as the C one runs, "heartbeat -f" with no
+	// other option, in an isolated node: /etc/ha.d, /var/lib/heartbeat,
+	// /var/log and /run are the node's private directories.
+	DropIn bool
 }
 
 // NewNSNode prepares the directories of a heartbeat-go node in n.
@@ -51,19 +55,36 @@ func NewNSNode(t *testing.T, bin string, n *netlab.Node) *NSNode {
 	return g
 }
 
-func (g *NSNode) Etc() string { return filepath.Join(g.Dir, "etc") }
+func (g *NSNode) Etc() string {
+	if g.DropIn {
+		return filepath.Join(g.N.Root, "etc-ha.d")
+	}
+	return filepath.Join(g.Dir, "etc")
+}
 func (g *NSNode) Run() string {
+	if g.DropIn {
+		return "/run"
+	}
 	if g.RunDir != "" {
 		return g.RunDir
 	}
 	return filepath.Join(g.Dir, "run")
 }
-func (g *NSNode) Log() string { return filepath.Join(g.Dir, "ha-log") }
+func (g *NSNode) Log() string {
+	if g.DropIn {
+		return filepath.Join(g.N.Root, "var-log", "ha-log")
+	}
+	return filepath.Join(g.Dir, "ha-log")
+}
 
 // WriteConfig writes ha.cf (with logfile and debugfile lines prepended),
 // authkeys (mode 0600) and haresources.
 func (g *NSNode) WriteConfig(hacf, authkeys, haresources string) {
-	write(g.T, filepath.Join(g.Etc(), "ha.cf"), "logfile "+g.Log()+"\ndebugfile "+g.Log()+"-debug\n"+hacf, 0o644)
+	logs := "logfile " + g.Log() + "\ndebugfile " + g.Log() + "-debug\n"
+	if g.DropIn {
+		logs = "logfile /var/log/ha-log\ndebugfile /var/log/ha-log-debug\n"
+	}
+	write(g.T, filepath.Join(g.Etc(), "ha.cf"), logs+hacf, 0o644)
 	write(g.T, filepath.Join(g.Etc(), "authkeys"), authkeys, 0o600)
 	write(g.T, filepath.Join(g.Etc(), "haresources"), haresources, 0o644)
 }
@@ -71,8 +92,12 @@ func (g *NSNode) WriteConfig(hacf, authkeys, haresources string) {
 // Start starts the daemon in the node, in the foreground with debug 1.
 func (g *NSNode) Start() {
 	g.T.Helper()
-	p, err := g.N.Start(g.Bin, "--foreground", "-d", "--node", g.N.Name, "--config-dir", g.Etc(),
-		"--state-dir", filepath.Join(g.Dir, "var"), "--run-dir", g.Run())
+	args := []string{"--foreground", "-d", "--node", g.N.Name, "--config-dir", g.Etc(),
+		"--state-dir", filepath.Join(g.Dir, "var"), "--run-dir", g.Run()}
+	if g.DropIn {
+		args = []string{"-f"}
+	}
+	p, err := g.N.Start(g.Bin, args...)
 	if err != nil {
 		g.T.Fatal(err)
 	}

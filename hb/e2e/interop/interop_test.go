@@ -91,8 +91,10 @@ func interopLab(t *testing.T) (*cNode, *e2e.NSNode, *netlab.Node) {
 	e2e.WriteFile(t, filepath.Join(etc, "haresources"), haresources, 0o644)
 	c := &cNode{t: t, n: n1}
 
+	// The Go node is a drop-in: "heartbeat -f" with the node's own
+	// /etc/ha.d, /var/lib/heartbeat and /run, as the C node runs.
 	g := e2e.NewNSNode(t, testbin.Heartbeat(t), n2)
-	g.RunDir = "/run" // the node's private /run: the stock cl_status finds our API socket
+	g.DropIn = true
 	g.WriteConfig(fmt.Sprintf("ucast eth0 %s\n", n1.Addr())+common, keys, haresources)
 	return c, g, lab.Node("client")
 }
