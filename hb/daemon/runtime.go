@@ -230,6 +230,13 @@ func exportEnv(o Options, cfg *config.Config, debug int) {
 	set("HA_VARRUN", o.RunDir)
 	set("HA_RUNDIR", o.socketDir()) // where cl_status, hb_standby find the control socket
 	set("HA_VARLIB", o.StateDir)
+	// Every recorded ha.cf parameter, as heartbeat gives its event
+	// scripts (HA_deadtime, HA_keepalive, HA_udpport, ...).
+	for k, v := range parameters(cfg, debug) {
+		if k != "debug" {
+			set("HA_"+k, v)
+		}
+	}
 	for k, v := range cfg.Env {
 		set("HA_"+k, v)
 	}
