@@ -91,8 +91,8 @@ func (r *runtime) fifoMessage(m *wire.Message) {
 		r.apply(s.Send(time.Now(), m))
 		return
 	}
-	if c, ok := r.eng.(interface{ inner() *clusterEngine }); ok {
-		r.apply(c.inner().Send(time.Now(), m))
+	if c, ok := r.eng.(*connEngine); ok {
+		r.apply(c.in.Send(time.Now(), m))
 		return
 	}
 	r.log.Warn(fmt.Sprintf("FIFO message t=%s not sent: this engine cannot send", m.Value(wire.FType)))
