@@ -1,15 +1,36 @@
 // Package daemon is the heartbeat runtime: it drives the pure cluster core
-// with real media, timers and signals, and implements heartbeat's own
-// command-line flags (-k, -s, -r, -V, -D, -d, -f, ...).
+// (hb/core) and the v1 resource manager (hb/rm) with real media, timers
+// and signals, and implements heartbeat 3.0.6's own command line.
 //
-// Files, as Debian's heartbeat 3.0.6 keeps them (every directory movable
-// with heartbeat-go's long options, for tests and the demo):
+// Command line: heartbeat's getopt string "dDkMrRsvWlC:Vf" with its
+// texts and exit codes (-k stop, -s status, -r reload, -V version, -D/-DW
+// defaults table, -v dump the effective config, -d debug, -f foreground,
+// -M no resource management, -R/-C restart hand-over), plus heartbeat-go's
+// long options for tests and the demo: --foreground, --config-dir DIR,
+// --state-dir DIR, --run-dir DIR, --node NAME and --bind ADDR (UDP media
+// receive on ADDR only, so several nodes can share one host's loopback).
+// Without -f the daemon re-executes itself detached (Go cannot fork).
 //
-//	<run-dir>/heartbeat.pid        pid, "%10d\n", created lock-file style, kept at exit
-//	<run-dir>/heartbeat/           control socket (hb/ctl) and rsctmp
-//	<state-dir>/hb_generation      "%15d\n", incremented at every start
-//	<state-dir>/hb_uuid            16 raw bytes
-//	<config-dir>/ha.cf, authkeys, haresources, nodeinfo
+// Files, as Debian's heartbeat 3.0.6 keeps them:
+//
+//	<run-dir>/heartbeat.pid          pid, "%10d\n", created lock-file style, kept at exit
+//	<run-dir>/heartbeat/ctl.sock     heartbeat-go's control socket (hb/ctl): cl_status, hb_standby, hb_takeover
+//	<run-dir>/heartbeat/register     heartbeat 3.0.6's client API (stock cl_status), opened at comm-up
+//	<run-dir>/heartbeat/rsctmp       HA_RSCTMP
+//	<state-dir>/hb_generation        "%15d\n", bumped at every start (hb/membership/state)
+//	<state-dir>/hb_uuid              16 raw bytes
+//	<state-dir>/fifo                 ha_clustermsg FIFO (stock hb_standby/hb_takeover scripts)
+//	<config-dir>/ha.cf, authkeys, haresources, nodeinfo, resource.d/, rc.d/
+//
+// Logging follows ha.cf's logfile, debugfile and logfacility in
+// heartbeat's line format ("Nov 23 03:46:53 hb1 heartbeat: [35]: info:
+// ..."); without any of them (heartbeat would use logd, which heartbeat-go
+// does not have) lines go to syslog's daemon facility, and to stderr in
+// the foreground. Signals: SIGTERM graceful shutdown (releases resources,
+// tells the peers), SIGHUP rereads authkeys (ha.cf changes need a
+// restart), SIGUSR1/SIGUSR2 debug level up/down. systemd: READY=1 at
+// comm-up, RELOADING=1, STOPPING=1, and WATCHDOG=1 when WATCHDOG_USEC is
+// set, through $NOTIFY_SOCKET.
 package daemon
 
 import (
