@@ -345,8 +345,11 @@ func (r *runtime) stateFiles() error {
 	return nil
 }
 
-func (r *runtime) run(ctx context.Context) int {
-	ctx, cancel := context.WithCancel(ctx)
+func (r *runtime) run(parent context.Context) int {
+	// The daemon's own goroutines (media readers, FIFO, sockets) live
+	// until run returns: a cancelled parent (SIGTERM, SIGINT) only starts
+	// the graceful shutdown, which still needs to hear the peers.
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	r.ctx = ctx
 	defer func() {
@@ -388,7 +391,6 @@ func (r *runtime) run(ctx context.Context) int {
 	r.actx = actx
 
 	r.apply(r.eng.Start(time.Now()))
-	r.log.Info("Local status now set to: 'up'")
 	sdNotify("STATUS=heartbeat up")
 
 	shutdown := func(why string) {
@@ -409,7 +411,7 @@ func (r *runtime) run(ctx context.Context) int {
 			watchdog = t.C
 		}
 	}
-	ctxDone := ctx.Done()
+	ctxDone := parent.Done()
 	for !r.exit {
 		select {
 		case <-watchdog:
