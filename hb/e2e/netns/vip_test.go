@@ -200,3 +200,35 @@ func TestPartitionHeal(t *testing.T) {
 		t.Error("client does not reach the VIP on hb1")
 	}
 }
+
+// TestMedia: the broadcast and multicast media join the two nodes as
+// ucast does (each node hears its own bcast packets and ignores them).
+func TestMedia(t *testing.T) {
+	for _, medium := range []string{"bcast eth0", "mcast eth0 239.18.0.1 694 1 0"} {
+		t.Run(strings.Fields(medium)[0], func(t *testing.T) {
+			lab := netlab.New(t, netlab.Options{Nodes: []string{"hb1", "hb2"}})
+			bin := testbin.Heartbeat(t)
+			var nodes []*e2e.NSNode
+			for _, name := range []string{"hb1", "hb2"} {
+				g := e2e.NewNSNode(t, bin, lab.Node(name))
+				g.WriteConfig("keepalive 500ms\ndeadtime 2\nwarntime 1\ninitdead 4\nudpport 694\n"+medium+"\nauto_failback on\nnode hb1\nnode hb2\n",
+					"auth 1\n1 md5 heartbeat-go-e2e-test-key\n", "")
+				g.Start()
+				nodes = append(nodes, g)
+			}
+			hb1, hb2 := nodes[0], nodes[1]
+			if _, ok := e2e.WaitFor(20*time.Second, func() bool {
+				return hb1.ClStatus("nodestatus", "hb2") == "active" && hb2.ClStatus("nodestatus", "hb1") == "active"
+			}); !ok {
+				hb1.Dump()
+				hb2.Dump()
+				t.Fatalf("%s: nodes never saw each other active", medium)
+			}
+			hb1.Kill()
+			if _, ok := e2e.WaitFor(e2e.DeadTime+e2e.StartBonus, func() bool { return hb2.ClStatus("nodestatus", "hb1") == "dead" }); !ok {
+				hb2.Dump()
+				t.Fatalf("%s: hb2 did not declare hb1 dead", medium)
+			}
+		})
+	}
+}
