@@ -447,3 +447,48 @@ func TestLoopbackConfigError(t *testing.T) {
 		t.Error("a refused start wrote a pid file")
 	}
 }
+
+// TestSerialLink: two nodes joined only by a serial line (a socat pty
+// pair), which carries heartbeat's classic text form.
+func TestSerialLink(t *testing.T) {
+	socat, err := exec.LookPath("socat")
+	if err != nil {
+		t.Skip("socat not installed")
+	}
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "ttyA"), filepath.Join(dir, "ttyB")
+	sc := exec.Command(socat, "pty,raw,echo=0,link="+a, "pty,raw,echo=0,link="+b)
+	if err := sc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sc.Process.Kill(); sc.Wait() })
+	if _, ok := WaitFor(5*time.Second, func() bool {
+		_, ea := os.Stat(a)
+		_, eb := os.Stat(b)
+		return ea == nil && eb == nil
+	}); !ok {
+		t.Fatal("socat did not create the pty pair")
+	}
+	c := NewLoopback(t, testbin.Heartbeat(t), ClusterSpec{
+		Nodes:     []NodeSpec{{Name: "hb1", Addr: "127.0.0.11"}, {Name: "hb2", Addr: "127.0.0.12"}},
+		Keepalive: "500ms", DeadTime: "3", InitDead: "6", Port: FreePort(t),
+	})
+	// Serial only: replace the ucast lines.
+	for name, dev := range map[string]string{"hb1": a, "hb2": b} {
+		n := c.Nodes[name]
+		cf, _ := os.ReadFile(filepath.Join(n.Etc, "ha.cf"))
+		var out []string
+		for _, l := range strings.Split(string(cf), "\n") {
+			if !strings.HasPrefix(l, "ucast ") {
+				out = append(out, l)
+			}
+		}
+		write(t, filepath.Join(n.Etc, "ha.cf"), "baud 19200\nserial "+dev+"\n"+strings.Join(out, "\n"), 0o644)
+		n.Start()
+	}
+	waitActive(t, c, 20*time.Second)
+	// A serial link is named after the local device.
+	if s, _ := clStatus(t, c.Nodes["hb1"], "hblinkstatus", "hb2", a); s != "up" {
+		t.Errorf("hb1: link hb2:%s is %q, want up", a, s)
+	}
+}
