@@ -58,7 +58,9 @@ func (r *runtime) build() error {
 		return err
 	}
 	r.eng = r.withConnectivity(e)
-	r.runner = newRunner(r)
+	if r.runner == nil { // tests bring their own
+		r.runner = newRunner(r)
+	}
 	return nil
 }
 

@@ -126,6 +126,11 @@ type runtime struct {
 	api     *apiServer          // heartbeat's client API socket, opened at comm-up
 	ctx     context.Context
 	hacf    string // ha.cf as read at start, to notice changes on SIGHUP
+
+	// For in-process tests: media to use instead of opening ha.cf's, and
+	// no OS-level endpoints (signals, FIFO, sockets).
+	testMedia []media.Medium
+	noOS      bool
 }
 
 // actionRunner carries out resource actions (start or stop a group, run
@@ -362,27 +367,32 @@ func (r *runtime) run(parent context.Context) int {
 		r.log.Error(err.Error())
 		return ExitGeneric
 	}
-	if err := r.openMedia(ctx); err != nil {
+	if r.testMedia != nil {
+		r.media = r.testMedia
+		for i, m := range r.media {
+			go r.receive(ctx, i, m)
+		}
+	} else if err := r.openMedia(ctx); err != nil {
 		r.log.Error(err.Error())
 		return ExitGeneric
 	}
 	defer r.closeMedia()
 
-	if err := r.openFIFO(ctx); err != nil {
-		r.log.Error(err.Error())
-	}
-
-	srv, err := ctl.Listen(ctl.SocketPath(r.o.socketDir()), (*ctlHandler)(r), ctl.Options{Logger: r.log})
-	if err != nil {
-		r.log.Error(fmt.Sprintf("Cannot create control socket: %v", err))
-		return ExitGeneric
-	}
-	go srv.Serve(ctx)
-	defer srv.Close()
-
 	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
-	defer signal.Stop(sigs)
+	if !r.noOS {
+		if err := r.openFIFO(ctx); err != nil {
+			r.log.Error(err.Error())
+		}
+		srv, err := ctl.Listen(ctl.SocketPath(r.o.socketDir()), (*ctlHandler)(r), ctl.Options{Logger: r.log})
+		if err != nil {
+			r.log.Error(fmt.Sprintf("Cannot create control socket: %v", err))
+			return ExitGeneric
+		}
+		go srv.Serve(ctx)
+		defer srv.Close()
+		signal.Notify(sigs, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
+		defer signal.Stop(sigs)
+	}
 
 	r.timer = time.NewTimer(time.Hour)
 	defer r.timer.Stop()
@@ -476,7 +486,9 @@ func (r *runtime) apply(o out) {
 		r.log.Log(context.Background(), e.Level, e.Text)
 		if e.Ready {
 			sdNotify("READY=1\nSTATUS=heartbeat active")
-			r.startAPI(r.ctx)
+			if !r.noOS {
+				r.startAPI(r.ctx)
+			}
 			r.startChildren()
 		}
 	}
