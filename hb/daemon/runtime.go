@@ -458,12 +458,19 @@ func (r *runtime) run(parent context.Context) int {
 			r.apply(r.eng.Tick(time.Now()))
 		}
 	}
-	if r.kids != nil {
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		r.kids.Stop(sctx)
-		scancel()
-	}
+	r.stopChildren()
 	return ExitOK
+}
+
+// stopChildren stops the respawn/failfast children, last started first.
+func (r *runtime) stopChildren() {
+	if r.kids == nil {
+		return
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	r.kids.Stop(sctx)
+	scancel()
+	r.kids = nil
 }
 
 // startChildren starts ha.cf's respawn and failfast children, in file
@@ -482,6 +489,11 @@ func (r *runtime) startChildren() {
 
 // apply carries out one engine output; r.exit says the daemon must exit.
 func (r *runtime) apply(o out) {
+	if o.Exit || o.Restart {
+		// Resources are released: heartbeat stops its client children
+		// (reverse order) before "<node> Heartbeat shutdown complete.".
+		r.stopChildren()
+	}
 	for _, e := range o.Events {
 		r.log.Log(context.Background(), e.Level, e.Text)
 		if e.Ready {
