@@ -41,9 +41,10 @@ type Options struct {
 	StateDir   string // --state-dir (default /var/lib/heartbeat)
 	RunDir     string // --run-dir (default /run): heartbeat.pid and heartbeat/ live here
 	Node       string // --node: local node name instead of uname -n / nodeinfo
-	// Bind (--bind ADDR) makes the UDP media receive on ADDR instead of
-	// every address of their interface, so several nodes can share one
-	// host's loopback (tests, make demo). Not a heartbeat option.
+	// Bind (--bind ADDR) makes the ucast media receive on ADDR (and send
+	// from it) instead of every address of their interface, so several
+	// nodes can share one host's loopback (tests, make demo). Not a
+	// heartbeat option.
 	Bind string
 }
 

@@ -7,7 +7,7 @@
 // defaults table, -v dump the effective config, -d debug, -f foreground,
 // -M no resource management, -R/-C restart hand-over), plus heartbeat-go's
 // long options for tests and the demo: --foreground, --config-dir DIR,
-// --state-dir DIR, --run-dir DIR, --node NAME and --bind ADDR (UDP media
+// --state-dir DIR, --run-dir DIR, --node NAME and --bind ADDR (ucast media
 // receive on ADDR only, so several nodes can share one host's loopback).
 // Without -f the daemon re-executes itself detached (Go cannot fork).
 //

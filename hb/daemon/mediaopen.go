@@ -26,7 +26,7 @@ func (r *runtime) openMedia(ctx context.Context) error {
 	for i, m := range links(r.cfg) {
 		var med media.Medium
 		switch {
-		case r.o.Bind != "" && (m.Type == config.Ucast || m.Type == config.Bcast):
+		case r.o.Bind != "" && m.Type == config.Ucast:
 			key := r.o.Bind
 			if u, ok := shared[key]; ok {
 				// Several ucast lines share the one bound socket: the
@@ -38,10 +38,7 @@ func (r *runtime) openMedia(ctx context.Context) error {
 				med = peer
 				break
 			}
-			peers := []string{}
-			if m.Type == config.Ucast {
-				peers = append(peers, m.Peer)
-			}
+			peers := []string{m.Peer}
 			port := m.Port
 			if port == 0 {
 				port = r.cfg.UDPPort
