@@ -19,6 +19,11 @@ import (
 	"time"
 )
 
+var (
+	portMu   sync.Mutex
+	nextPort int
+)
+
 // NodeSpec describes one heartbeat-go node of a loopback cluster.
 type NodeSpec struct {
 	Name string // node name (--node)
@@ -258,13 +263,20 @@ func WaitFor(d time.Duration, cond func() bool) (time.Duration, bool) {
 	}
 }
 
-// FreePort returns a UDP port that is free on the loopback addresses
-// given, for udpport.
+// FreePort returns a UDP port free on the loopback addresses the tests
+// bind, for udpport; successive calls in one process return different
+// ports.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	for p := 20000 + os.Getpid()%20000; p < 65000; p += 7 {
+	portMu.Lock()
+	defer portMu.Unlock()
+	if nextPort == 0 {
+		nextPort = 20000 + os.Getpid()%20000
+	}
+	for p := nextPort; p < 65000; p += 7 {
+		nextPort = p + 7
 		ok := true
-		for _, a := range []string{"127.0.0.1"} {
+		for _, a := range []string{"127.0.0.1", "127.0.0.11", "127.0.0.12", "127.0.0.13"} {
 			c, err := listenUDP(a, p)
 			if err != nil {
 				ok = false
