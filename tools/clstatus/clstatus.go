@@ -194,7 +194,7 @@ func run(ctx context.Context, e env, args []string, stdout, stderr io.Writer) in
 	ctx, cancel := context.WithTimeout(ctx, answerTimeout)
 	defer cancel()
 	code := dispatch(ctx, e, args, stdout, stderr)
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	if timedOut(ctx, nil) {
 		return exitTimeout
 	}
 	return code
@@ -223,7 +223,7 @@ func dispatch(ctx context.Context, e env, args []string, stdout, stderr io.Write
 	}
 	client, st, err := signon(ctx, e, want)
 	if err != nil {
-		if ctx.Err() != nil {
+		if timedOut(ctx, err) {
 			return exitTimeout
 		}
 		logError(e, stderr, "Cannot signon with heartbeat")
@@ -389,7 +389,7 @@ func hbStatus(ctx context.Context, e env, opts string, args []string, stdout, st
 	}
 	client, st, err := signon(ctx, e, want)
 	if err != nil {
-		if ctx.Err() != nil {
+		if timedOut(ctx, err) {
 			return exitTimeout
 		}
 		code := exitFailure
@@ -603,7 +603,7 @@ func clientStatus(c *call) int {
 	}
 	cs, err := c.client.ClientStatus(c.ctx, c.args[0], c.args[1], timeout)
 	if err != nil {
-		if c.ctx.Err() != nil {
+		if timedOut(c.ctx, err) {
 			return exitTimeout
 		}
 		c.logError("Cannot get heartbeat client %s's status", c.args[1])
@@ -652,7 +652,7 @@ func hbParameter(c *call) int {
 		key = "pacemaker"
 	}
 	v, ok, err := c.client.Parameter(c.ctx, key)
-	if err != nil && c.ctx.Err() != nil {
+	if err != nil && timedOut(c.ctx, err) {
 		return exitTimeout
 	}
 	if err != nil || !ok {
@@ -683,7 +683,7 @@ func jsonCmd(ctx context.Context, e env, args []string, stdout, stderr io.Writer
 	}
 	client, st, err := signon(ctx, e, hbapi.All)
 	if err != nil {
-		if ctx.Err() != nil {
+		if timedOut(ctx, err) {
 			return exitTimeout
 		}
 		logError(e, stderr, "Cannot signon with heartbeat")
@@ -698,4 +698,16 @@ func jsonCmd(ctx context.Context, e env, args []string, stdout, stderr io.Writer
 	}
 	stdout.Write(append(b, '\n'))
 	return exitOK
+}
+
+// timedOut reports whether cl_status's alarm has gone off. The socket's
+// deadline is the context's, and under load a read can fail with its
+// i/o timeout a moment before the context's own timer marks it done, so
+// a passed deadline counts too.
+func timedOut(ctx context.Context, err error) bool {
+	if ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
