@@ -270,6 +270,12 @@ func (e *clusterEngine) Receive(now time.Time, link int, m *wire.Message) out {
 	}
 	if co.Drop != core.Accepted && co.Drop != core.DropFromSelf {
 		e.drops[co.Drop]++
+		if co.Drop == core.DropUnknownNode && e.drops[co.Drop] <= 10 {
+			// heartbeat's wording; the first few only, a stray cluster on
+			// the same port would otherwise flood the log.
+			o.Events = append(o.Events, event{Level: slog.LevelError,
+				Text: fmt.Sprintf("process_status_message: bad node [%s] in message", m.Value(wire.FOrig))})
+		}
 		o.Events = append(o.Events, event{Level: slog.LevelDebug, Text: fmt.Sprintf("dropped t=%s from %s on %s: %s",
 			m.Value(wire.FType), m.Value(wire.FOrig), name, co.Drop)})
 	}
