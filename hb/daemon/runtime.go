@@ -392,6 +392,7 @@ func (r *runtime) run(parent context.Context) int {
 		defer srv.Close()
 		signal.Notify(sigs, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
 		defer signal.Stop(sigs)
+		signal.Ignore(syscall.SIGINT) // as heartbeat: stop it with -k or SIGTERM
 	}
 
 	r.timer = time.NewTimer(time.Hour)

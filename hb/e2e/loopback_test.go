@@ -492,3 +492,20 @@ func TestSerialLink(t *testing.T) {
 		t.Errorf("hb1: link hb2:%s is %q, want up", a, s)
 	}
 }
+
+// TestLoopbackSIGINTIgnored: heartbeat ignores SIGINT; SIGTERM stops it.
+func TestLoopbackSIGINTIgnored(t *testing.T) {
+	c := twoNodes(t, "on", "")
+	hb1 := c.Nodes["hb1"]
+	hb1.Start()
+	if _, ok := WaitFor(10*time.Second, func() bool { return len(hb1.LogLines("Local status now set to: 'up'")) > 0 }); !ok {
+		t.Fatal("hb1 did not start")
+	}
+	syscall.Kill(hb1.Pid(), syscall.SIGINT)
+	if _, exited := WaitFor(2*time.Second, hb1.Exited); exited {
+		t.Fatal("SIGINT stopped heartbeat")
+	}
+	if err := hb1.Stop(15 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
