@@ -274,6 +274,7 @@ func runDaemon(ctx context.Context, o Options, cfg *config.Config, stderr io.Wri
 		return ExitGeneric
 	}
 
+	log.Info(fmt.Sprintf("Pacemaker support: %s", cfg.Pacemaker))
 	if cfg.UseLogd {
 		log.Warn("Logging daemon is not available in heartbeat-go: logging to syslog (facility daemon)")
 	} else {
