@@ -14,6 +14,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// The serial medium talks termios through golang.org/x/sys/unix rather
+// than the project's chosen tarm/serial: tarm/serial cannot set the line
+// flags heartbeat sets (CRTSCTS, ISTRIP, IGNCR) and its blocking read
+// cannot be interrupted, so Close could not end a pending Recv. A
+// non-blocking descriptor polled with a timeout gives both.
+
 // DefaultBaud is heartbeat's serial speed when ha.cf has no baud line.
 const DefaultBaud = 19200
 
