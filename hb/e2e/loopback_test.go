@@ -509,3 +509,31 @@ func TestLoopbackSIGINTIgnored(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestLoopbackEventHook: a message a script writes into the FIFO
+// (ha_clustermsg) goes to the cluster, and on the peer a file of that
+// type in rc.d runs with the message's fields as HA_<name>.
+func TestLoopbackEventHook(t *testing.T) {
+	c := twoNodes(t, "on", "")
+	hb1, hb2 := c.Nodes["hb1"], c.Nodes["hb2"]
+	out := filepath.Join(c.Dir, "hook.out")
+	os.MkdirAll(filepath.Join(hb2.Etc, "rc.d"), 0o755)
+	write(t, filepath.Join(hb2.Etc, "rc.d", "mynotice"), "#!/bin/sh\necho \"$1 $HA_t $HA_src $HA_foo $HA_OSTATUS\" > "+out+"\n", 0o755)
+	hb1.Start()
+	hb2.Start()
+	waitActive(t, c, 15*time.Second)
+	f, err := os.OpenFile(filepath.Join(hb1.Var, "fifo"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(">>>\nt=mynotice\nfoo=bar\n<<<\n")
+	f.Close()
+	if _, ok := WaitFor(10*time.Second, func() bool {
+		b, _ := os.ReadFile(out)
+		return strings.TrimSpace(string(b)) == "mynotice mynotice hb1 bar active"
+	}); !ok {
+		b, _ := os.ReadFile(out)
+		hb2.Dump()
+		t.Fatalf("hook output %q, want \"mynotice mynotice hb1 bar active\"", b)
+	}
+}
