@@ -44,13 +44,36 @@ func newBuilder(c *Config, env Env, file string) *builder {
 	return &builder{c: c, env: env, file: file, facility: -1, apiClients: map[string]int{}}
 }
 
+// notRecorded are the scalar directives heartbeat does not keep in its
+// parameter table.
+var notRecorded = map[string]bool{"node": true, "nice_failback": true, "use_apphbd": true, "env": true}
+
+// record keeps tok as the recorded value of directive name, as heartbeat
+// does after a directive's handler accepted it.
+func (b *builder) record(name, tok string) {
+	if notRecorded[name] {
+		return
+	}
+	if name == "crm" {
+		name = "pacemaker"
+	}
+	if b.c.Raw == nil {
+		b.c.Raw = map[string]string{}
+	}
+	b.c.Raw[name] = tok
+}
+
 // apply runs one directive.
 func (b *builder) apply(d hacf.Directive) {
 	spec, _ := hacf.LookupSpec(d.Name)
 	if spec.Kind == hacf.Scalar {
 		b.c.Given[d.Name] = d.Line
 		for _, tok := range d.Args {
+			errs := len(b.probs.Errors())
 			b.scalar(d, tok)
+			if len(b.probs.Errors()) == errs {
+				b.record(d.Name, tok)
+			}
 		}
 		return
 	}

@@ -251,6 +251,14 @@ type Config struct {
 	// Given holds, for every directive written in ha.cf, the line of its
 	// last occurrence.
 	Given map[string]int
+
+	// Raw holds, for every directive heartbeat records in its parameter
+	// table (what API clients read with getparm and cl_status hbparameter
+	// shows), the value exactly as written in ha.cf at its last accepted
+	// occurrence ("crm" is recorded as "pacemaker"). Defaulted directives
+	// are absent: heartbeat records their defaults in its own forms (the
+	// heartbeat -D strings, and "<n>ms" for the derived times).
+	Raw map[string]string
 }
 
 // Default returns the configuration heartbeat uses for every directive
@@ -285,6 +293,7 @@ func Default() *Config {
 		EnableConfigWrites:   true,
 		Env:                  map[string]string{},
 		Given:                map[string]int{},
+		Raw:                  map[string]string{},
 	}
 	c.deriveTimes()
 	return c

@@ -155,36 +155,44 @@ func (r *runtime) receive(ctx context.Context, link int, m media.Medium) {
 // ("<n>ms").
 func msString(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) + "ms" }
 
-// parameters are the values `cl_status hbparameter` reports.
+// parameters are the values `cl_status hbparameter` reports: heartbeat's
+// parameter table. A directive written in ha.cf is recorded as written
+// ("keepalive 1" reads back "1"); a directive left out is recorded in
+// the form heartbeat defaults it: the heartbeat -D string for those with
+// a default, "<n>ms" for the times derived from deadtime, the port number
+// for udpport, the -d count for debug, /dev/null for the log files when
+// syslog is used, "yes" for use_logd when nothing else logs. Directives
+// without a default that were not written are absent.
 func parameters(cfg *config.Config, debug int) map[string]string {
-	p := map[string]string{
-		"cluster":       cfg.Cluster,
-		"hopfudge":      strconv.Itoa(cfg.HopFudge),
-		"keepalive":     msString(cfg.Keepalive),
-		"deadtime":      msString(cfg.DeadTime),
-		"warntime":      msString(cfg.WarnTime),
-		"initdead":      msString(cfg.InitDead),
-		"deadping":      msString(cfg.DeadPing),
-		"udpport":       strconv.Itoa(cfg.UDPPort),
-		"baud":          strconv.Itoa(cfg.Baud),
-		"auto_failback": string(cfg.AutoFailback),
-		"hbgenmethod":   cfg.HBGenMethod,
-		"msgfmt":        cfg.MsgFmt,
-		"pacemaker":     cfg.Pacemaker,
-		"autojoin":      cfg.AutoJoin,
-		"uuidfrom":      cfg.UUIDFrom,
-		"debug":         strconv.Itoa(debug),
-		"hbversion":     HBVersion,
+	p := make(map[string]string, len(defaults)+12)
+	for _, d := range defaults {
+		p[d[0]] = d[1]
+	}
+	for name, v := range cfg.Raw {
+		p[name] = v
+	}
+	derived := map[string]string{
+		"warntime": msString(cfg.WarnTime),
+		"initdead": msString(cfg.InitDead),
+		"deadping": msString(cfg.DeadPing),
+		"udpport":  strconv.Itoa(cfg.UDPPort),
+		"debug":    strconv.Itoa(debug),
 	}
 	if cfg.LogFile != "" {
-		p["logfile"] = cfg.LogFile
+		derived["logfile"] = cfg.LogFile
 	}
 	if cfg.DebugFile != "" {
-		p["debugfile"] = cfg.DebugFile
+		derived["debugfile"] = cfg.DebugFile
 	}
-	if cfg.LogFacility != "" {
-		p["logfacility"] = cfg.LogFacility
+	if cfg.UseLogd {
+		derived["use_logd"] = "yes"
 	}
+	for name, v := range derived {
+		if _, ok := cfg.Raw[name]; !ok {
+			p[name] = v
+		}
+	}
+	p["hbversion"] = HBVersion
 	return p
 }
 

@@ -242,7 +242,7 @@ func TestVerboseDumpsConfig(t *testing.T) {
 		t.Fatalf("%v\n%s", err, errb.String())
 	}
 	dumpConfig(cfg, 0, &out)
-	for _, want := range []string{"keepalive 500ms\n", "deadtime 4000ms\n", "udpport 7694\n", "node a\nnode b\n", "ucast lo 127.0.0.2\n"} {
+	for _, want := range []string{"keepalive 500ms\n", "deadtime 4\n", "udpport 7694\n", "node a\nnode b\n", "ucast lo 127.0.0.2\n"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("-v output lacks %q:\n%s", want, out.String())
 		}

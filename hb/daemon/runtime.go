@@ -236,9 +236,10 @@ func exportEnv(o Options, cfg *config.Config, debug int) {
 	set("HA_RUNDIR", o.socketDir()) // where cl_status, hb_standby find the control socket
 	set("HA_VARLIB", o.StateDir)
 	// Every recorded ha.cf parameter, as heartbeat gives its event
-	// scripts (HA_deadtime, HA_keepalive, HA_udpport, ...).
+	// scripts (HA_deadtime, HA_keepalive, HA_udpport, ...); hbversion
+	// is not among them.
 	for k, v := range parameters(cfg, debug) {
-		if k != "debug" {
+		if k != "debug" && k != "hbversion" {
 			set("HA_"+k, v)
 		}
 	}

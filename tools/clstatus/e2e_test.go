@@ -142,6 +142,14 @@ func TestTwoDaemons(t *testing.T) {
 		{[]string{"listhblinks", "nodeb"}, "\tlo\n", 0},
 		{[]string{"hbparameter", "-p", "keepalive"}, "200ms\n", 0},
 		{[]string{"hbparameter", "-p", "udpport"}, fmt.Sprintf("%d\n", port), 0},
+		// As written in ha.cf, or as heartbeat defaults it.
+		{[]string{"hbparameter", "-p", "deadtime"}, "2\n", 0},
+		{[]string{"hbparameter", "-p", "warntime"}, "1\n", 0},
+		{[]string{"hbparameter", "-p", "initdead"}, "4\n", 0},
+		{[]string{"hbparameter", "-p", "deadping"}, "2000ms\n", 0},
+		{[]string{"hbparameter", "-p", "crm"}, "false\n", 0},
+		{[]string{"hbparameter", "-p", "realtime"}, "true\n", 0},
+		{[]string{"hbparameter", "-p", "rtprio"}, "", 1},
 	} {
 		out, errOut, code := a.tool(t, bin, append([]string{"cl_status"}, c.args...)...)
 		if out != c.out || code != c.code {
