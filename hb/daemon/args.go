@@ -3,6 +3,7 @@ package daemon
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 )
 
@@ -164,6 +165,16 @@ func parseArgs(prog string, args []string, stderr io.Writer) (Options, bool) {
 		o.Action = ActStatus
 	case reload:
 		o.Action = ActReload
+	}
+	// Resource scripts run with the config directory as a path prefix and
+	// children may change directory: a relative --config-dir, --state-dir
+	// or --run-dir is resolved against the directory heartbeat started in.
+	for _, p := range []*string{&o.ConfigDir, &o.StateDir, &o.RunDir} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			if abs, err := filepath.Abs(*p); err == nil {
+				*p = abs
+			}
+		}
 	}
 	return o, true
 }
