@@ -59,7 +59,13 @@ const (
 	ExitNotRunning    = 3 // heartbeat -s: no pid file
 	ExitPrivilege     = 4
 	ExitNotConfigured = 6
+	ExitEmergency     = 100 // after an emergency shutdown
 )
+
+// ShutdownEmergency is how long a shutdown waits for resource activity in
+// progress before heartbeat kills everything (its 60-minute emergency
+// timer).
+const ShutdownEmergency = 60 * time.Minute
 
 // envDaemonized marks the re-executed child of a non-foreground start.
 const envDaemonized = "HEARTBEAT_GO_DAEMONIZED"

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -35,8 +36,29 @@ func newRunner(r *runtime) actionRunner {
 	dirs = append(dirs, "/etc/init.d")
 	scripts := &resource.ScriptRunner{Dirs: dirs, Logger: r.log}
 	native := &resource.Native{Fallback: scripts, Logger: r.log}
-	return &groupRunner{r: r, native: native, groups: &resource.Groups{Runner: native, Logger: r.log},
+	return &groupRunner{r: r, native: native, groups: &resource.Groups{Runner: native, Logger: r.log, StopRetries: stopRetries(r.cfg.Env)},
 		rcd: filepath.Join(r.o.ConfigDir, "rc.d")}
+}
+
+// stopRetries is ResourceManager's HA_STOPRETRYMAX: from "env
+// STOPRETRYMAX=n" in ha.cf, else heartbeat's environment; unset means the
+// default (10), n <= 0 retries a failing stop for ever.
+func stopRetries(env map[string]string) int {
+	v, ok := env["STOPRETRYMAX"]
+	if !ok {
+		v, ok = os.LookupEnv("HA_STOPRETRYMAX")
+	}
+	if !ok {
+		return 0
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil {
+		return 0
+	}
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
 
 func (g *groupRunner) Run(ctx context.Context, a rm.Action) rm.Result {
@@ -50,7 +72,7 @@ func (g *groupRunner) Run(ctx context.Context, a rm.Action) rm.Result {
 		g.event(ctx, a.Msg, a.OStatus)
 		return rm.OK
 	case rm.FenceSelf:
-		crit(g.r.log, "Resource STOP failure. Reboot required!")
+		// Handled by the runtime (fenceSelf), never run here.
 		return rm.OK
 	}
 	switch {

@@ -119,6 +119,9 @@ type runtime struct {
 	wake    time.Time
 	timer   *time.Timer
 	actx    context.Context // resource actions; not cancelled by shutdown
+	acancel context.CancelFunc
+	code    int           // exit code of run once r.exit is set
+	emerg   time.Duration // shutdown emergency timer; 0 = ShutdownEmergency
 	stopped bool
 	exit    bool
 	restart bool                // exit to restart (a healed partition)
@@ -401,7 +404,14 @@ func (r *runtime) run(parent context.Context) int {
 	defer r.timer.Stop()
 	actx, acancel := context.WithCancel(context.Background())
 	defer acancel()
-	r.actx = actx
+	r.actx, r.acancel = actx, acancel
+	var emergency <-chan time.Time
+	var emergencyTimer *time.Timer
+	defer func() {
+		if emergencyTimer != nil {
+			emergencyTimer.Stop()
+		}
+	}()
 
 	r.apply(r.eng.Start(time.Now()))
 	sdNotify("STATUS=heartbeat up")
@@ -412,6 +422,14 @@ func (r *runtime) run(parent context.Context) int {
 		}
 		r.stopped = true
 		sdNotify("STOPPING=1")
+		// heartbeat waits for resource activity in progress (a stop
+		// that keeps failing is retried), but not forever.
+		d := r.emerg
+		if d <= 0 {
+			d = ShutdownEmergency
+		}
+		emergencyTimer = time.NewTimer(d)
+		emergency = emergencyTimer.C
 		r.apply(r.eng.Command(time.Now(), rm.Command{Kind: rm.Shutdown}))
 	}
 	// systemd's watchdog (WatchdogSec=): ping at half the interval from
@@ -429,6 +447,10 @@ func (r *runtime) run(parent context.Context) int {
 		select {
 		case <-watchdog:
 			sdNotify("WATCHDOG=1")
+		case <-emergency:
+			crit(r.log, "Emergency Shutdown: Attempting to kill everything ourselves")
+			r.killEverything()
+			r.exit, r.code = true, ExitEmergency
 		case <-ctxDone:
 			ctxDone = nil
 			shutdown("context")
@@ -462,7 +484,34 @@ func (r *runtime) run(parent context.Context) int {
 		}
 	}
 	r.stopChildren()
-	return ExitOK
+	return r.code
+}
+
+// killEverything ends, ungracefully, what the daemon runs: resource
+// actions in flight (their scripts' process groups are killed) and the
+// respawn/failfast children.
+func (r *runtime) killEverything() {
+	if r.acancel != nil {
+		r.acancel()
+	}
+	if r.kids != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		r.kids.Stop(ctx)
+		r.kids = nil
+	}
+}
+
+// fenceSelf is heartbeat's answer to a stop that failed with the resource
+// still running ("Resource STOP failure. Reboot required!", "Killing
+// heartbeat ungracefully!"): heartbeat kills itself with SIGKILL, sending
+// nothing more, and reboots. heartbeat-go exits at once in the same way
+// (no further stops, no shutdone: the peers declare this node dead after
+// deadtime) with exit code 100, but does not reboot the machine.
+func (r *runtime) fenceSelf() {
+	r.killEverything()
+	crit(r.log, "heartbeat-go does not reboot: reboot or fence this node before its resources run elsewhere")
+	r.exit, r.code = true, ExitEmergency
 }
 
 // stopChildren stops the respawn/failfast children, last started first.
@@ -512,6 +561,10 @@ func (r *runtime) apply(o out) {
 	}
 	for _, a := range o.Actions {
 		a := a
+		if a.Kind == rm.FenceSelf {
+			r.fenceSelf()
+			continue
+		}
 		go func() {
 			res := r.runner.Run(r.actx, a)
 			if a.Kind == rm.StartGroup || a.Kind == rm.StopGroup {

@@ -1,0 +1,138 @@
+package daemon
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/heartbeat-go/heartbeat/hb/rm"
+	"github.com/heartbeat-go/heartbeat/media/memnet/live"
+)
+
+// stuckRunner starts groups; its stops either hang until their context
+// is cancelled (a stop retried for ever) or fail with the resource still
+// running.
+type stuckRunner struct {
+	mu        sync.Mutex
+	started   bool
+	cancelled bool
+	fail      bool // stops fail with the resource running, else hang
+}
+
+func (s *stuckRunner) Run(ctx context.Context, a rm.Action) rm.Result {
+	switch a.Kind {
+	case rm.StartGroup:
+		s.mu.Lock()
+		s.started = true
+		s.mu.Unlock()
+	case rm.StopGroup:
+		if s.fail {
+			return rm.StopFailedRun
+		}
+		<-ctx.Done()
+		s.mu.Lock()
+		s.cancelled = true
+		s.mu.Unlock()
+		return rm.Failed
+	}
+	return rm.OK
+}
+
+func (s *stuckRunner) state() (started, cancelled bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.started, s.cancelled
+}
+
+// TestShutdownStuckStopEmergency: SIGTERM while a stop never finishes.
+// As heartbeat, the daemon waits for the resource activity, but its
+// emergency timer (60 minutes) ends it: the stop in flight is cancelled
+// and the daemon exits 100.
+func TestShutdownStuckStopEmergency(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hub := live.NewHub(3)
+		r, log, _ := testRuntime(t, "hb1", hub.Endpoint("hb1", "lo"))
+		sr := &stuckRunner{}
+		r.runner = sr
+		ctx, stop := context.WithCancel(context.Background())
+		done := make(chan int, 1)
+		go func() { done <- r.run(ctx) }()
+		time.Sleep(40 * time.Second)
+		if started, _ := sr.state(); !started {
+			t.Fatalf("hb1 alone did not start its group:\n%s", log)
+		}
+		stop() // SIGTERM
+		at := time.Now()
+		select {
+		case code := <-done:
+			if code != ExitEmergency {
+				t.Errorf("exit %d, want %d", code, ExitEmergency)
+			}
+		case <-time.After(2 * ShutdownEmergency):
+			t.Fatalf("daemon still running %v after SIGTERM with a stop that never ends:\n%s", 2*ShutdownEmergency, log)
+		}
+		if d := time.Since(at); d < ShutdownEmergency || d > ShutdownEmergency+time.Minute {
+			t.Errorf("exited %v after SIGTERM, want the %v emergency timer", d, ShutdownEmergency)
+		}
+		synctest.Wait()
+		if _, cancelled := sr.state(); !cancelled {
+			t.Error("the stop in flight was not cancelled")
+		}
+		if !strings.Contains(log.String(), "CRIT: Emergency Shutdown: Attempting to kill everything ourselves") {
+			t.Errorf("no emergency line:\n%s", log)
+		}
+	})
+}
+
+// TestShutdownStopFailedRunning: the stop at shutdown fails with the
+// resource still running. heartbeat then kills itself ungracefully; so
+// does heartbeat-go (exit 100), instead of waiting for ever.
+func TestShutdownStopFailedRunning(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hub := live.NewHub(3)
+		r, log, _ := testRuntime(t, "hb1", hub.Endpoint("hb1", "lo"))
+		r.runner = &stuckRunner{fail: true}
+		ctx, stop := context.WithCancel(context.Background())
+		done := make(chan int, 1)
+		go func() { done <- r.run(ctx) }()
+		time.Sleep(40 * time.Second)
+		stop()
+		select {
+		case code := <-done:
+			if code != ExitEmergency {
+				t.Errorf("exit %d, want %d", code, ExitEmergency)
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("daemon still running a minute after a failed stop:\n%s", log)
+		}
+		for _, want := range []string{"CRIT: Resource STOP failure. Reboot required!", "CRIT: Killing heartbeat ungracefully!"} {
+			if !strings.Contains(log.String(), want) {
+				t.Errorf("log lacks %q:\n%s", want, log)
+			}
+		}
+		if strings.Contains(log.String(), "Heartbeat shutdown complete") {
+			t.Errorf("an ungraceful exit claims a complete shutdown:\n%s", log)
+		}
+	})
+}
+
+func TestStopRetries(t *testing.T) {
+	t.Setenv("HA_STOPRETRYMAX", "3")
+	for _, c := range []struct {
+		env  map[string]string
+		want int
+	}{
+		{nil, 3},
+		{map[string]string{"STOPRETRYMAX": "5"}, 5},
+		{map[string]string{"STOPRETRYMAX": "0"}, -1},
+		{map[string]string{"STOPRETRYMAX": "-2"}, -1},
+		{map[string]string{"STOPRETRYMAX": "x"}, 0},
+	} {
+		if got := stopRetries(c.env); got != c.want {
+			t.Errorf("stopRetries(%v) = %d, want %d", c.env, got, c.want)
+		}
+	}
+}
