@@ -73,12 +73,20 @@ type Packet[P any] struct {
 
 type item[P any] struct {
 	p        Packet[P]
-	seq      uint64 // tie-break: send order
 	from, to *endpoint
+}
+
+// hent is a packet's entry in the arrival-time heap: small, so that heap
+// moves are cheap; the packet itself stays put in Network.slab.
+type hent struct {
+	at   int64  // arrival, nanoseconds since Network.epoch
+	seq  uint64 // tie-break: send order
+	slot int32  // index in slab
 }
 
 type endpoint struct {
 	name  string
+	idx   int // attach order
 	media []string
 	down  bool
 	group int // partition group; -1 = not in any (talks to everyone)
@@ -100,10 +108,20 @@ type Network[P any] struct {
 	names   []string    // attach order, for deterministic fan-out
 	eps     []*endpoint // same order
 	rules   []rule
-	heap    []item[P]
+	heap    []hent
+	slab    []item[P]
+	free    []int32
+	epoch   time.Time // heap keys count from here (the first send)
+	started bool
 	seq     uint64
-	partied bool
-	Stats   Stats
+	// cond caches the effective conditions per medium and directed link
+	// (index (medium*len(eps)+from)*len(eps)+to), computed on first use and
+	// dropped whenever a rule or a node is added.
+	cond      []Conditions
+	condOK    []bool
+	condMedia []string
+	partied   bool
+	Stats     Stats
 }
 
 // New returns an empty network drawing randomness from rng.
@@ -115,7 +133,7 @@ func New[P any](rng *rand.Rand) *Network[P] {
 func (n *Network[P]) Attach(node string, media ...string) {
 	e := n.nodes[node]
 	if e == nil {
-		e = &endpoint{name: node, group: -1}
+		e = &endpoint{name: node, idx: len(n.eps), group: -1}
 		n.nodes[node] = e
 		n.names = append(n.names, node)
 		n.eps = append(n.eps, e)
@@ -125,12 +143,39 @@ func (n *Network[P]) Attach(node string, media ...string) {
 			e.media = append(e.media, m)
 		}
 	}
+	n.dropCache()
+}
+
+func (n *Network[P]) dropCache() {
+	n.cond, n.condOK, n.condMedia = nil, nil, nil
+}
+
+// conditions is Conditions through the cache.
+func (n *Network[P]) conditions(medium string, from, to *endpoint) Conditions {
+	if from == nil {
+		return n.Conditions(medium, "", to.name)
+	}
+	mi := slices.Index(n.condMedia, medium)
+	ne := len(n.eps)
+	if mi < 0 {
+		mi = len(n.condMedia)
+		n.condMedia = append(n.condMedia, medium)
+		n.cond = append(n.cond, make([]Conditions, ne*ne)...)
+		n.condOK = append(n.condOK, make([]bool, ne*ne)...)
+	}
+	i := (mi*ne+from.idx)*ne + to.idx
+	if !n.condOK[i] {
+		n.cond[i] = n.Conditions(medium, from.name, to.name)
+		n.condOK[i] = true
+	}
+	return n.cond[i]
 }
 
 // Nodes returns the attached nodes in attach order.
 func (n *Network[P]) Nodes() []string { return slices.Clone(n.names) }
 
 func (n *Network[P]) set(l Link, mask int, c Conditions) {
+	n.dropCache()
 	for i := range n.rules {
 		if n.rules[i].link == l && i == len(n.rules)-1 {
 			r := &n.rules[i]
@@ -252,7 +297,7 @@ func (n *Network[P]) sendTo(now time.Time, src *endpoint, from, medium string, e
 		n.Stats.Cut++
 		return
 	}
-	c := n.Conditions(medium, from, to)
+	c := n.conditions(medium, src, e)
 	if c.Loss > 0 && n.rng.Float64() < c.Loss {
 		n.Stats.Lost++
 		return
@@ -275,7 +320,7 @@ func (n *Network[P]) sendTo(now time.Time, src *endpoint, from, medium string, e
 			d += by
 		}
 		n.seq++
-		n.push(item[P]{p: Packet[P]{Medium: medium, From: from, To: to, Payload: p, Sent: now, At: now.Add(d)}, seq: n.seq, from: src, to: e})
+		n.push(item[P]{p: Packet[P]{Medium: medium, From: from, To: to, Payload: p, Sent: now, At: now.Add(d)}, from: src, to: e})
 	}
 }
 
@@ -284,7 +329,7 @@ func (n *Network[P]) Next() (time.Time, bool) {
 	if len(n.heap) == 0 {
 		return time.Time{}, false
 	}
-	return n.heap[0].p.At, true
+	return n.slab[n.heap[0].slot].p.At, true
 }
 
 // InFlight returns the number of packets in flight.
@@ -294,7 +339,7 @@ func (n *Network[P]) InFlight() int { return len(n.heap) }
 // order (ties in send order), dropping those whose link was cut or whose
 // receiver went down meanwhile.
 func (n *Network[P]) Deliver(now time.Time, dst []Packet[P]) []Packet[P] {
-	for len(n.heap) > 0 && !n.heap[0].p.At.After(now) {
+	for len(n.heap) > 0 && !n.slab[n.heap[0].slot].p.At.After(now) {
 		it := n.pop()
 		if !n.connected(it.from, it.to) {
 			n.Stats.Cut++
@@ -306,33 +351,50 @@ func (n *Network[P]) Deliver(now time.Time, dst []Packet[P]) []Packet[P] {
 	return dst
 }
 
-func less[P any](a, b *item[P]) bool {
-	if !a.p.At.Equal(b.p.At) {
-		return a.p.At.Before(b.p.At)
+func less(a, b *hent) bool {
+	if a.at != b.at {
+		return a.at < b.at
 	}
 	return a.seq < b.seq
 }
 
 func (n *Network[P]) push(it item[P]) {
-	n.heap = append(n.heap, it)
-	i := len(n.heap) - 1
+	if !n.started {
+		n.started, n.epoch = true, it.p.Sent
+	}
+	var slot int32
+	if k := len(n.free); k > 0 {
+		slot = n.free[k-1]
+		n.free = n.free[:k-1]
+		n.slab[slot] = it
+	} else {
+		slot = int32(len(n.slab))
+		n.slab = append(n.slab, it)
+	}
+	// Sub uses the monotonic clock when both times have one, as Before
+	// does, so the heap order is the order of the arrival times.
+	n.heap = append(n.heap, hent{at: int64(it.p.At.Sub(n.epoch)), seq: n.seq, slot: slot})
+	h := n.heap
+	i := len(h) - 1
 	for i > 0 {
 		parent := (i - 1) / 2
-		if !less(&n.heap[i], &n.heap[parent]) {
+		if !less(&h[i], &h[parent]) {
 			break
 		}
-		n.heap[i], n.heap[parent] = n.heap[parent], n.heap[i]
+		h[i], h[parent] = h[parent], h[i]
 		i = parent
 	}
 }
 
 func (n *Network[P]) pop() item[P] {
 	h := n.heap
-	top := h[0]
+	slot := h[0].slot
+	top := n.slab[slot]
+	var zero item[P]
+	n.slab[slot] = zero
+	n.free = append(n.free, slot)
 	last := len(h) - 1
 	h[0] = h[last]
-	var zero item[P]
-	h[last] = zero
 	h = h[:last]
 	i := 0
 	for {
