@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/heartbeat-go/heartbeat/hb/config"
+	"github.com/heartbeat-go/heartbeat/hb/config/osenv"
 	"github.com/heartbeat-go/heartbeat/hb/ctl"
 	"github.com/heartbeat-go/heartbeat/hb/membership/state"
 	"github.com/heartbeat-go/heartbeat/hb/respawn"
@@ -175,7 +176,10 @@ func newLogger(o Options, cfg *config.Config, stderr io.Writer, level *slog.Leve
 // heartbeat does at start, logging every problem; it fails when heartbeat
 // would refuse to start.
 func loadConfig(o Options, log *slog.Logger) (*config.Config, error) {
-	cfg, probs := config.Load(o.ConfigDir, o.Node)
+	// The same checks as heartbeat --check: files and machine (peers and
+	// ping hosts resolve, respawn users and programs exist, interfaces
+	// exist), which heartbeat 3.0.6 also refuses to start without.
+	cfg, probs := config.LoadWith(o.ConfigDir, config.Options{Node: o.Node, Env: machineEnv()})
 	for _, p := range probs {
 		if p.Severity == 0 {
 			log.Error(p.Msg)
@@ -201,6 +205,9 @@ func loadConfig(o Options, log *slog.Logger) (*config.Config, error) {
 	}
 	return cfg, nil
 }
+
+// machineEnv answers hb/config's questions about this machine.
+var machineEnv = osenv.Env
 
 // exportEnv sets the HA_* variables heartbeat gives its children
 // (resource scripts, harc, respawned programs).
@@ -601,14 +608,6 @@ func (r *runtime) send(s outgoing) {
 	}
 }
 
-func (r *runtime) countDrop(err error, p inPacket) {
-	reason := wire.ReasonOf(err).String()
-	r.drops[reason]++
-	if r.drops[reason] == 1 || r.debug > 0 {
-		r.log.Warn(fmt.Sprintf("Dropped packet from %s on %s: %v", p.From, r.media[p.Link].Name(), err))
-	}
-}
-
 func (r *runtime) setDebug(n int) {
 	r.debug = n
 	r.level.Set(levelFor(n))
@@ -687,6 +686,7 @@ func (h *ctlHandler) Status(ctx context.Context) (ctl.Status, error) {
 			WarnTime: r.cfg.WarnTime, InitDead: r.cfg.InitDead, Parameters: parameters(r.cfg, r.debug),
 		}
 		r.eng.Snapshot(&s)
+		r.report(&s)
 	})
 	return s, err
 }

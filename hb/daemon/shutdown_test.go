@@ -1,13 +1,18 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/heartbeat-go/heartbeat/hb/config"
 	"github.com/heartbeat-go/heartbeat/hb/rm"
 	"github.com/heartbeat-go/heartbeat/media/memnet/live"
 )
@@ -133,6 +138,40 @@ func TestStopRetries(t *testing.T) {
 	} {
 		if got := stopRetries(c.env); got != c.want {
 			t.Errorf("stopRetries(%v) = %d, want %d", c.env, got, c.want)
+		}
+	}
+}
+
+// TestStartRefusesWhatCheckRejects: the daemon loads ha.cf with the
+// machine checks of heartbeat --check; an unresolvable ucast peer stops
+// the start with exit 6 and heartbeat's closing line.
+func TestStartRefusesWhatCheckRejects(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "ha.cf"), []byte("keepalive 1\ndeadtime 10\nucast lo peer.example\nnode a\nnode b\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "authkeys"), []byte("auth 1\n1 sha1 k\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "haresources"), nil, 0o644)
+	old := machineEnv
+	t.Cleanup(func() { machineEnv = old })
+	var asked []string
+	machineEnv = func() config.Env {
+		e := config.Offline()
+		e.LookupHost = func(h string) error {
+			asked = append(asked, h)
+			return errors.New("no such host")
+		}
+		return e
+	}
+	var out, errb bytes.Buffer
+	code := Run(context.Background(), []string{"-f", "--node", "a", "--config-dir", dir, "--state-dir", filepath.Join(dir, "var"), "--run-dir", filepath.Join(dir, "run")}, nil, &out, &errb)
+	if code != ExitNotConfigured {
+		t.Errorf("exit %d, want %d\n%s", code, ExitNotConfigured, errb.String())
+	}
+	if len(asked) != 1 || asked[0] != "peer.example" {
+		t.Errorf("host lookups %q, want [peer.example]", asked)
+	}
+	for _, want := range []string{`cannot resolve hostname "peer.example"`, "ERROR: Configuration error, heartbeat not started."} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, errb.String())
 		}
 	}
 }

@@ -2,8 +2,11 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -71,5 +74,45 @@ func TestLoopbackRelativeDirs(t *testing.T) {
 	d.waitHolder(t, "hb1", 20*time.Second)
 	if out, code := clStatus(t, hb1, "rscstatus"); code != 0 || out != "local" {
 		t.Errorf("cl_status rscstatus on hb1: exit %d %q", code, out)
+	}
+}
+
+// TestDaemonRefusesUnresolvableUcast: what heartbeat --check rejects on
+// this machine, the daemon refuses too (exit 6, heartbeat's closing
+// line), as heartbeat 3.0.6 does. The daemon runs in a fresh network
+// namespace (unshare -n), so the failed lookup sends nothing anywhere.
+func TestDaemonRefusesUnresolvableUcast(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for unshare -n (a private network namespace for the failing DNS lookup)")
+	}
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Skip("unshare not installed")
+	}
+	c := twoNodes(t, "on", "hb1 demo\n")
+	hb1 := c.Nodes["hb1"]
+	write(t, filepath.Join(hb1.Etc, "ha.cf"), "logfile "+hb1.Log+"\nkeepalive 200ms\ndeadtime 2\ninitdead 4\nudpport 7000\nucast lo peer.invalid\nnode hb1\nnode hb2\n", 0o644)
+	bin := testbin.Heartbeat(t)
+	args := []string{"-f", "--node", "hb1", "--config-dir", hb1.Etc, "--state-dir", hb1.Var, "--run-dir", hb1.Run}
+	check := exec.Command(unshare, "-n", "--", bin, "--check", "--node", "hb1", "--config-dir", hb1.Etc)
+	cout, _ := check.CombinedOutput()
+	if check.ProcessState.ExitCode() == 0 || !strings.Contains(string(cout), `cannot resolve hostname "peer.invalid"`) {
+		t.Fatalf("heartbeat --check: exit %d, want a rejection of peer.invalid\n%s", check.ProcessState.ExitCode(), cout)
+	}
+	// A daemon that wrongly starts is killed after a while.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, unshare, append([]string{"-n", "--", bin}, args...)...)
+	out, _ := cmd.CombinedOutput()
+	if cmd.ProcessState.ExitCode() != 6 {
+		t.Errorf("daemon: exit %d, want 6\n%s", cmd.ProcessState.ExitCode(), out)
+	}
+	for _, want := range []string{`ERROR: ucast lo: cannot resolve hostname "peer.invalid"`, "ERROR: Configuration error, heartbeat not started."} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("daemon output lacks %q:\n%s", want, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(hb1.Run, "heartbeat.pid")); err == nil {
+		t.Error("a refused start wrote a pid file")
 	}
 }
