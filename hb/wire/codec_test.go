@@ -3,12 +3,14 @@ package wire
 import (
 	"bytes"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/heartbeat-go/heartbeat/authkeys"
+	"golang.org/x/sys/unix"
 )
 
 // Vectors recorded from heartbeat's own message library (libplumb.so.2 of
@@ -430,8 +432,14 @@ func TestDropReasonNames(t *testing.T) {
 	}
 }
 
-// TestLinearTime: adversarial inputs of growing size cost time in
-// proportion (a quadratic decoder takes 16x for 4x the input).
+// TestLinearTime: adversarial inputs cost time in proportion to their
+// size. Each shape is parsed at about 1/16 of MaxMessage and at
+// MaxMessage: a linear decoder takes about 16x as long for the large one,
+// a quadratic one about 256x. The bound is 40x with no absolute slack.
+// Timings are the minimum of several interleaved runs, and a shape fails
+// only when three separate measurements all exceed the bound, so a
+// loaded machine does not fail it while a quadratic step always does.
+// Allocated bytes must grow linearly too (that measure is exact).
 func TestLinearTime(t *testing.T) {
 	shapes := map[string]func(n int) []byte{
 		"many fields": func(n int) []byte {
@@ -444,30 +452,91 @@ func TestLinearTime(t *testing.T) {
 		"unterminated classic": func(n int) []byte {
 			return []byte(">>>\n" + strings.Repeat("a=1\n", n/4))
 		},
+		"classic fields": func(n int) []byte {
+			return []byte(">>>\n" + strings.Repeat("a=1\n", n/4) + "<<<\n")
+		},
 		"structs": func(n int) []byte {
 			s := "(2)s=###\n%%%\n"
-			return []byte("###\n" + strings.Repeat(itoa(len(s))+":"+s+",", n/len(s)) + "%%%\n")
+			s = itoa(len(s)) + ":" + s + ","
+			return []byte("###\n" + strings.Repeat(s, n/len(s)) + "%%%\n")
 		},
 	}
+	const bound = 40.0
 	for name, gen := range shapes {
-		small, large := gen(MaxMessage/16), gen(MaxMessage/4)
-		ts := timeParse(small)
-		tl := timeParse(large)
-		if tl > 12*ts+20*time.Millisecond {
-			t.Errorf("%s: %v for %d bytes, %v for %d bytes", name, ts, len(small), tl, len(large))
+		large := gen(MaxMessage - 64)
+		small := gen((MaxMessage - 64) / 16)
+		if len(large) > MaxMessage {
+			t.Fatalf("%s: generator made %d bytes, over MaxMessage", name, len(large))
+		}
+		size := float64(len(large)) / float64(len(small))
+		if size < 15 || size > 17 {
+			t.Fatalf("%s: sizes %d and %d are not 1:16", name, len(small), len(large))
+		}
+		if a, b := allocBytes(small), allocBytes(large); float64(b) > bound*float64(a) {
+			t.Errorf("%s: allocates %d bytes for %d bytes of input, %d bytes for %d (%.0fx for %.0fx the input)",
+				name, a, len(small), b, len(large), float64(b)/float64(a), size)
+		}
+		var ratio float64
+		var ts, tl time.Duration
+		for range 3 {
+			ts, tl = timeParse(small, large)
+			if ratio = float64(tl) / float64(ts); ratio < bound {
+				break
+			}
+		}
+		t.Logf("%s: %v for %d bytes, %v for %d bytes: %.1fx", name, ts, len(small), tl, len(large), ratio)
+		if ratio >= bound {
+			t.Errorf("%s: not linear: %v for %d bytes, %v for %d bytes (%.0fx for %.0fx the input; linear ~16x, quadratic ~256x)",
+				name, ts, len(small), tl, len(large), ratio, size)
 		}
 	}
 }
 
-func timeParse(b []byte) time.Duration {
-	best := time.Duration(1 << 62)
+// timeParse returns the least CPU time of several parses of small and
+// of large, interleaved so that a burst of load hits both. CPU time of
+// this thread, not wall time, so time spent descheduled on a busy machine
+// does not count.
+func timeParse(small, large []byte) (ts, tl time.Duration) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	// No collection inside a timed parse: its cost depends on the heap,
+	// not on the parser.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	ts, tl = time.Duration(1<<62), time.Duration(1<<62)
 	for range 7 {
-		runtime.GC()
-		start := time.Now()
-		Parse(b)
-		if d := time.Since(start); d < best {
-			best = d
+		for i, b := range [][]byte{small, large} {
+			runtime.GC()
+			start := threadCPU()
+			Parse(b)
+			d := threadCPU() - start
+			if i == 0 {
+				ts = min(ts, d)
+			} else {
+				tl = min(tl, d)
+			}
 		}
+	}
+	return ts, tl
+}
+
+func threadCPU() time.Duration {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
+		panic(err)
+	}
+	return time.Duration(ts.Nano())
+}
+
+// allocBytes returns the bytes one Parse of b allocates (the least over a
+// few runs, in case the runtime allocated something meanwhile).
+func allocBytes(b []byte) uint64 {
+	best := uint64(1 << 63)
+	for range 3 {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		Parse(b)
+		runtime.ReadMemStats(&after)
+		best = min(best, after.TotalAlloc-before.TotalAlloc)
 	}
 	return best
 }
