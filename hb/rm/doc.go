@@ -47,6 +47,12 @@ package rm
 //     isstable=0 (heartbeat says what its resourcestate is) and send
 //     isstable=1 once idle, so the newcomer never starts a group we are
 //     about to claim.
+//   - A quick restart (heartbeat -R after a reload with a changed ha.cf,
+//     Config.Restarting): before the exec the node sends "resource
+//     info=restart" with its holdings (heartbeat sends nothing), and a
+//     peer that got it keeps that node's claims through the restart
+//     instead of taking its groups back. With Config.InitialKeys the
+//     exact groups are carried over, not only the -C bits.
 //   - A hung action is the runtime's business (hb/resource times scripts
 //     out); the machine only waits for Done.
 //

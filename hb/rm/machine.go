@@ -76,6 +76,10 @@ type peer struct {
 	// booting: it sent "starting" and has not been stable since: it holds
 	// nothing yet.
 	booting bool
+	// resuming: it announced a quick restart that keeps its resources
+	// ("resource info=restart"): its restart takes nothing with it, and
+	// its claims stand until it says what it holds again.
+	resuming bool
 }
 
 type op struct {
@@ -135,6 +139,7 @@ type Machine struct {
 	lastAnnounce    string
 	owesStable      bool            // we answered "isstable=0" while busy: send "1" when idle
 	conflicts       map[string]bool // "peer key" split brains already reported
+	skipOwn         bool            // legacyAcquire: leave our own groups alone (-R at comm up)
 }
 
 // New validates cfg and returns a machine in phase Init.
@@ -186,6 +191,18 @@ func New(cfg Config) (*Machine, error) {
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
+	}
+	if cfg.Restarting {
+		keys := cfg.InitialKeys
+		if keys == nil {
+			keys = m.keysFor(cfg.InitialHolding&HoldAll, cfg.Local)
+		}
+		for _, k := range keys {
+			if _, known := m.byKey[k]; known {
+				m.held[k] = true
+				m.claim[k] = true
+			}
+		}
 	}
 	m.multi = len(m.order) > 2
 	def := func(d *time.Duration, v time.Duration) {
@@ -595,6 +612,24 @@ func (m *Machine) PeerRestarted(now time.Time, node string) Output {
 	m.ev(&o, Info, "Heartbeat restart on node %s", node)
 	p.restart = true
 	p.booting, p.releasing = false, false
+	if p.resuming {
+		// A quick restart (reload with a changed ha.cf): it still runs
+		// what it held, and will say so again once it is up.
+		p.stable = false
+		p.answered = false
+		p.gone = false
+		if m.sb.phase != StandbyNot && m.sb.peer == node {
+			m.ev(&o, Info, "Cancelling pending standby operation")
+			m.setStandby(&o, standby{})
+		}
+		for k, pend := range m.legacyPending {
+			if pend[node] {
+				delete(pend, node)
+				m.legacyMaybeTake(now, &o, k)
+			}
+		}
+		return m.finish(now, &o)
+	}
 	lost := m.keysOf(p.claims)
 	p.claims = map[string]bool{}
 	p.stable = false
@@ -799,7 +834,13 @@ func (m *Machine) commUpNow(now time.Time, o *Output) {
 	}
 	if !m.nice() {
 		m.setPhase(o, PhaseStable)
+		if m.cfg.Restarting {
+			// heartbeat -R: our own groups stay as they were (held or
+			// not); only a dead node's may still need us.
+			m.skipOwn = true
+		}
 		m.legacyAcquire(now, o)
+		m.skipOwn = false
 		m.maybeAcqDone(o, "req_our_resources")
 		return
 	}
@@ -878,7 +919,9 @@ func (m *Machine) maybeAcqDone(o *Output, reason string) {
 
 func (m *Machine) onStarting(now time.Time, o *Output, p *peer) {
 	p.stable = false
-	p.claims = map[string]bool{}
+	if !p.resuming {
+		p.claims = map[string]bool{}
+	}
 	p.answered = true
 	p.gone = false
 	p.releasing = false
@@ -953,6 +996,7 @@ func (m *Machine) onResource(now time.Time, o *Output, p *peer, msg *wire.Messag
 	if info == "shutdown" {
 		p.stable = false
 	}
+	p.resuming = info == InfoRestart
 	switch {
 	case !unstable:
 		p.releasing, p.booting = false, false
@@ -1701,7 +1745,7 @@ func (m *Machine) legacyAcquire(now time.Time, o *Output) {
 		// Our own groups, and those of dead nodes we now stand in for
 		// (with two nodes: all of a dead peer's). Whoever holds one
 		// releases it when asked; legacy mode has no holdings exchange.
-		mine := g.Node == m.cfg.Local || (!m.alive(g.Node) && m.responsible(g.Node) == m.cfg.Local)
+		mine := (g.Node == m.cfg.Local && !m.skipOwn) || (g.Node != m.cfg.Local && !m.alive(g.Node) && m.responsible(g.Node) == m.cfg.Local)
 		if _, asked := m.legacyPending[k]; !mine || m.held[k] || asked || m.startQueued(k) {
 			continue
 		}

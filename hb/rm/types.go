@@ -139,6 +139,21 @@ type Config struct {
 	Groups       []haresources.Group // haresources groups in file order
 	AutoFailback AutoFailback        // ha.cf "auto_failback"
 
+	// Restarting is heartbeat's -R: this daemon is the re-exec of one
+	// that kept its resources (a reload with a changed ha.cf). The groups
+	// it held are still running: they start out held and claimed, no
+	// start is run for them, and (as heartbeat) legacy mode does not
+	// request our own groups at communication up.
+	Restarting bool
+	// InitialHolding is -C: what the previous incarnation held, relative
+	// to the local node. Used when Restarting and InitialKeys is nil.
+	InitialHolding Hold
+	// InitialKeys, when not nil, is the exact list of group keys the
+	// previous incarnation held (heartbeat-go passes it along with -C;
+	// the bits cannot say which foreign groups with more than two nodes).
+	// Unknown keys are ignored.
+	InitialKeys []string
+
 	RequestDelay     time.Duration // RQSTDELAY
 	StandbyReply     time.Duration
 	StandbyMax       time.Duration
