@@ -108,27 +108,25 @@ func TestQuickRestartMovesNothing(t *testing.T) {
 }
 
 // QuickRestart waits until nothing moves: not before communication is
-// up, not while a resource action runs.
+// up, not during a standby, and it is accepted again once all is settled.
 func TestQuickRestartRefusedWhileBusy(t *testing.T) {
 	s := newSim(t, FailbackOn, []string{"nodea", "nodeb"}, twoGroups)
 	s.boot("nodea")
 	if _, _, _, ok := s.nodes["nodea"].m.QuickRestart(s.now); ok {
 		t.Fatal("QuickRestart accepted before communication is up")
 	}
-	s.run(30 * time.Second)
 	s.boot("nodeb")
-	s.run(700 * time.Millisecond)
-	busy := false
-	for i := 0; i < 200 && !busy; i++ {
-		busy = s.nodes["nodeb"].m.Busy()
-		if !busy {
-			s.run(10 * time.Millisecond)
-		}
+	s.run(30 * time.Second)
+	if _, _, _, ok := s.nodes["nodeb"].m.QuickRestart(s.now); !ok {
+		t.Fatal("QuickRestart refused while settled")
 	}
-	if !busy {
-		t.Skip("nodeb never observed busy")
-	}
+	s.command("nodeb", Command{Kind: Standby, What: "all"})
 	if _, _, _, ok := s.nodes["nodeb"].m.QuickRestart(s.now); ok {
-		t.Fatal("QuickRestart accepted while a resource action runs")
+		t.Fatal("QuickRestart accepted during a standby")
+	}
+	s.run(30 * time.Second)
+	out, hold, keys, ok := s.nodes["nodeb"].m.QuickRestart(s.now)
+	if !ok || hold != HoldNone || len(keys) != 0 || len(out.Send) != 1 || out.Send[0].Value(FInfo) != InfoRestart {
+		t.Fatalf("after the standby: ok=%v hold=%s keys=%v send=%v", ok, hold, keys, out.Send)
 	}
 }
