@@ -4,10 +4,14 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/heartbeat-go/heartbeat/hb/testbin"
+	"golang.org/x/sys/unix"
 )
 
 func TestLexing(t *testing.T) {
@@ -167,11 +171,128 @@ func BenchmarkParse200Nodes(b *testing.B) {
 	}
 }
 
+// TestGarbageIsLinear: parsing costs CPU time and memory in proportion
+// to the input, whatever the input. Each shape is parsed at 1x and 16x
+// its size: a linear parser takes about 16x as long, a quadratic one
+// about 256x; the bound is 40x with no absolute slack. Timings are the
+// least of several interleaved runs of this thread's CPU time with GC
+// off, and a shape fails only if three measurements all exceed the bound,
+// so a loaded machine does not fail it while a quadratic step does.
 func TestGarbageIsLinear(t *testing.T) {
-	line := strings.Repeat("x", 200) + " y\n"
-	data := []byte(strings.Repeat(line, 20000))
-	f, probs := Parse(data, "ha.cf")
-	if len(f.Directives) != 0 || len(probs) != 20000 {
-		t.Fatalf("%d directives, %d problems", len(f.Directives), len(probs))
+	const lines = 2000
+	shapes := map[string]func(n int) []byte{
+		"long garbage": func(n int) []byte {
+			return []byte(strings.Repeat(strings.Repeat("x", 100)+" y\n", n))
+		},
+		"nodes": func(n int) []byte {
+			return []byte(strings.Repeat("node a, b,c # comment\n", n))
+		},
+		"over-long lines": func(n int) []byte {
+			return []byte(strings.Repeat(strings.Repeat("node x ", 2*MaxLine/7)+"\n", n/100))
+		},
+		"no newline": func(n int) []byte {
+			return []byte("node " + strings.Repeat("x, ", 10*n))
+		},
+		"blank and comments": func(n int) []byte {
+			return []byte(strings.Repeat("   \t# just a comment\n\n\r\n", n))
+		},
 	}
+	const bound = 40.0
+	for name, gen := range shapes {
+		small, large := gen(lines), gen(16*lines)
+		if float64(len(large))/float64(len(small)) < 15 {
+			t.Fatalf("%s: sizes %d and %d are not 1:16", name, len(small), len(large))
+		}
+		if a, b := allocBytes(small), allocBytes(large); float64(b) > bound*float64(a) {
+			t.Errorf("%s: allocates %d bytes for %d bytes of input, %d bytes for %d (%.0fx for 16x the input)",
+				name, a, len(small), b, len(large), float64(b)/float64(a))
+		}
+		var ratio float64
+		var ts, tl time.Duration
+		for range 3 {
+			ts, tl = timeParse(small, large)
+			if ratio = float64(tl) / float64(ts); ratio < bound {
+				break
+			}
+		}
+		t.Logf("%s: %v for %d bytes, %v for %d bytes: %.1fx", name, ts, len(small), tl, len(large), ratio)
+		if ratio >= bound {
+			t.Errorf("%s: not linear: %v for %d bytes, %v for %d bytes (%.0fx for 16x the input; linear ~16x, quadratic ~256x)",
+				name, ts, len(small), tl, len(large), ratio)
+		}
+	}
+}
+
+// TestGarbageHintsBounded: a file of garbage is reported line by line,
+// but only its first maxSuggestions problems pay for a "did you mean"
+// hint (an edit distance to every directive name).
+func TestGarbageHintsBounded(t *testing.T) {
+	const n = 3 * maxSuggestions
+	f, probs := Parse([]byte(strings.Repeat("keepaliv 2\n", n)), "ha.cf")
+	if len(f.Directives) != 0 || len(probs) != n {
+		t.Fatalf("%d directives, %d problems, want 0 and %d", len(f.Directives), len(probs), n)
+	}
+	hints := 0
+	for i, p := range probs {
+		if p.Line != i+1 || p.Directive != "keepaliv" {
+			t.Fatalf("problem %d: %+v", i, p)
+		}
+		if strings.Contains(p.Msg, `(did you mean "keepalive"?)`) {
+			if i >= maxSuggestions {
+				t.Fatalf("problem %d has a hint, past the first %d: %s", i, maxSuggestions, p.Msg)
+			}
+			hints++
+		}
+	}
+	if hints != maxSuggestions {
+		t.Fatalf("%d hints, want one for each of the first %d problems", hints, maxSuggestions)
+	}
+}
+
+// timeParse returns the least CPU time of several parses of small and of
+// large, interleaved so that a burst of load hits both. CPU time of this
+// thread, not wall time, so time spent descheduled does not count.
+func timeParse(small, large []byte) (ts, tl time.Duration) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	// No collection inside a timed parse: its cost depends on the heap,
+	// not on the parser.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	ts, tl = time.Duration(1<<62), time.Duration(1<<62)
+	for range 5 {
+		for i, b := range [][]byte{small, large} {
+			runtime.GC()
+			start := threadCPU()
+			Parse(b, "ha.cf")
+			d := threadCPU() - start
+			if i == 0 {
+				ts = min(ts, d)
+			} else {
+				tl = min(tl, d)
+			}
+		}
+	}
+	return ts, tl
+}
+
+func threadCPU() time.Duration {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
+		panic(err)
+	}
+	return time.Duration(ts.Nano())
+}
+
+// allocBytes returns the bytes one Parse of b allocates (the least over a
+// few runs, in case the runtime allocated something meanwhile).
+func allocBytes(b []byte) uint64 {
+	best := uint64(1 << 63)
+	for range 3 {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		Parse(b, "ha.cf")
+		runtime.ReadMemStats(&after)
+		best = min(best, after.TotalAlloc-before.TotalAlloc)
+	}
+	return best
 }
