@@ -142,6 +142,42 @@ type Status struct {
 	// Connectivity is what ping nodes, ipfail, pingd and the respawned
 	// children report; nil when none is configured.
 	Connectivity *Connectivity `json:"connectivity,omitempty"`
+	// Counters counts the packets the daemon refused since it started, by
+	// reason: wire-level refusals ("bad-signature", "unknown-key-index",
+	// "no-auth", "malformed", "too-large", ...) and message-level ones
+	// ("unknown-node", "replay", "duplicate", "not-for-us"). Reasons never
+	// seen are absent. Duplicates and not-for-us are normal with several
+	// media or more than two nodes.
+	Counters map[string]uint64 `json:"counters,omitempty"`
+	// Media are the communication media's own counters, in ha.cf order.
+	Media []MediumStats `json:"media,omitempty"`
+	// APIAuth are the API clients allowed to sign on: ha.cf's "apiauth"
+	// lines in ha.cf order, then those heartbeat adds itself (Implicit:
+	// ping, lha-snmpagent, anon, and the Pacemaker daemons in CRM mode).
+	APIAuth []APIAuth `json:"apiauth,omitempty"`
+}
+
+// MediumStats is one communication medium's counters.
+type MediumStats struct {
+	Name     string            `json:"name"`           // as in ha.cf, e.g. "ucast eth1 10.0.0.2"
+	Kind     string            `json:"kind,omitempty"` // bcast, mcast, ucast, serial, ping, ...
+	Link     string            `json:"link,omitempty"` // heartbeat's link name: IF, DEV or ping host
+	State    string            `json:"state"`          // up, down (being reopened), closed
+	Sent     uint64            `json:"sent"`
+	Received uint64            `json:"received"`
+	Dropped  map[string]uint64 `json:"dropped,omitempty"` // by reason: too-large, empty, send-error, ...
+	LastErr  string            `json:"last_error,omitempty"`
+	ErrAt    time.Time         `json:"last_error_at,omitzero"`
+	Reopens  uint64            `json:"reopens,omitempty"`
+}
+
+// APIAuth is one API client's authorisation (ha.cf "apiauth CLIENT
+// uid=... gid=...").
+type APIAuth struct {
+	Client   string   `json:"client"`
+	UIDs     []string `json:"uids,omitempty"`
+	GIDs     []string `json:"gids,omitempty"`
+	Implicit bool     `json:"implicit,omitempty"` // added by heartbeat, not written in ha.cf
 }
 
 // Node is one cluster node (or ping node) as the local daemon sees it.

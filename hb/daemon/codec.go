@@ -41,5 +41,9 @@ func (c *wireCodec) Decode(b []byte, _ int) (*wire.Message, error) {
 	c.mu.RLock()
 	k := c.keys
 	c.mu.RUnlock()
-	return wire.Decode(b, k)
+	m, err := wire.Decode(b, k)
+	if err != nil {
+		return nil, explainRefusal(err, b, k)
+	}
+	return m, nil
 }

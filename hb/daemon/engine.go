@@ -336,6 +336,9 @@ func (e *clusterEngine) Done(now time.Time, id uint64, r rm.Result) out {
 }
 
 func (e *clusterEngine) Snapshot(s *ctl.Status) {
+	for r, n := range e.drops {
+		addCounter(s, strings.ReplaceAll(r.String(), " ", "-"), n)
+	}
 	// ha.cf order, as heartbeat's node table (cl_status prints it reversed).
 	nodes := e.core.Nodes()
 	pos := map[string]int{}

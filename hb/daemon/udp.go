@@ -19,6 +19,7 @@ type boundUDP struct {
 	name  string
 	conn  *net.UDPConn
 	peers []*net.UDPAddr
+	stats boundStats
 }
 
 func openBoundUDP(name, bind string, port int, peers []string) (*boundUDP, error) {
@@ -42,6 +43,7 @@ func openBoundUDP(name, bind string, port int, peers []string) (*boundUDP, error
 		}
 		u.peers = append(u.peers, pa)
 	}
+	u.stats.init(name, bind)
 	return u, nil
 }
 
@@ -54,7 +56,9 @@ func (u *boundUDP) Send(_ context.Context, b []byte) error {
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	err := errors.Join(errs...)
+	u.stats.sent(err)
+	return err
 }
 
 func (u *boundUDP) Recv(ctx context.Context) (media.Packet, error) {
@@ -70,13 +74,25 @@ func (u *boundUDP) Recv(ctx context.Context) (media.Packet, error) {
 			if errors.As(err, &ne) && ne.Timeout() {
 				continue
 			}
+			u.stats.failed(err)
 			return media.Packet{}, err
 		}
+		if n == 0 {
+			u.stats.drop(media.DropEmpty)
+			continue
+		}
+		u.stats.received()
 		return media.Packet{Data: append([]byte(nil), buf[:n]...), From: from.String(), At: time.Now()}, nil
 	}
 }
 
-func (u *boundUDP) Close() error { return u.conn.Close() }
+func (u *boundUDP) Close() error {
+	u.stats.closed()
+	return u.conn.Close()
+}
+
+// Stats reports the medium's counters (media.Reporter).
+func (u *boundUDP) Stats() media.Stats { return u.stats.snapshot() }
 
 func resolvePeer(host string, port int) (*net.UDPAddr, error) {
 	return net.ResolveUDPAddr("udp4", net.JoinHostPort(host, strconv.Itoa(port)))
