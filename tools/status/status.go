@@ -15,8 +15,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -147,6 +149,7 @@ func Write(w io.Writer, st ctl.Status, now time.Time, loc *time.Location) {
 	}
 
 	writeConnectivity(w, tw, st.Connectivity, stamp)
+	writeCounters(w, st, stamp)
 
 	if len(st.Failovers) == 0 {
 		fmt.Fprintln(w, "\nno failovers since start")
@@ -206,6 +209,58 @@ func writeConnectivity(w io.Writer, tw *tabwriter.Writer, c *ctl.Connectivity, s
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", ch.Command, ch.User, pid, ch.Starts, last)
 		}
 		tw.Flush()
+	}
+}
+
+// normalDrops are counted but are not refusals: a message seen on two
+// media arrives twice, and with more than two nodes messages addressed
+// to another node are seen too.
+var normalDrops = map[string]bool{"duplicate": true, "not-for-us": true}
+
+// writeCounters shows the packets the daemon refused, by reason, and
+// each medium's own counters, when the daemon reports them.
+func writeCounters(w io.Writer, st ctl.Status, stamp func(time.Time) string) {
+	if len(st.Counters) == 0 && len(st.Media) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	var refused, ignored []string
+	for _, r := range slices.Sorted(maps.Keys(st.Counters)) {
+		item := fmt.Sprintf("%s %d", r, st.Counters[r])
+		if normalDrops[r] {
+			ignored = append(ignored, item)
+		} else {
+			refused = append(refused, item)
+		}
+	}
+	if len(refused) == 0 {
+		refused = []string{"none"}
+	}
+	fmt.Fprintf(w, "packets refused: %s\n", strings.Join(refused, ", "))
+	if len(ignored) > 0 {
+		fmt.Fprintf(w, "packets ignored: %s\n", strings.Join(ignored, ", "))
+	}
+	for _, m := range st.Media {
+		line := fmt.Sprintf("medium %s: %s", m.Name, orDash(m.State))
+		if m.Reopens > 0 {
+			line += fmt.Sprintf(" (reopened %d times)", m.Reopens)
+		}
+		line += fmt.Sprintf(", sent %d, received %d", m.Sent, m.Received)
+		if len(m.Dropped) > 0 {
+			var d []string
+			for _, r := range slices.Sorted(maps.Keys(m.Dropped)) {
+				d = append(d, fmt.Sprintf("%s %d", r, m.Dropped[r]))
+			}
+			line += ", dropped " + strings.Join(d, ", ")
+		}
+		if m.LastErr != "" {
+			line += "; last error"
+			if !m.ErrAt.IsZero() {
+				line += " at " + stamp(m.ErrAt)
+			}
+			line += ": " + m.LastErr
+		}
+		fmt.Fprintln(w, line)
 	}
 }
 

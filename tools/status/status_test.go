@@ -56,6 +56,16 @@ func TestScreenGolden(t *testing.T) {
 		}}
 	b.WriteString("---- a daemon without groups or failovers yet, with ping nodes, ipfail and children ----\n")
 	Write(&b, fresh, t0, time.UTC)
+	counted := afterFailover()
+	counted.Failovers, counted.Groups = nil, nil
+	counted.Counters = map[string]uint64{"unknown-node": 1, "bad-signature": 3, "duplicate": 1200}
+	counted.Media = []ctl.MediumStats{
+		{Name: "ucast eth0 198.18.0.2", Kind: "ucast", Link: "eth0", State: "up", Sent: 300, Received: 1496},
+		{Name: "serial /dev/ttyS0", Kind: "serial", Link: "/dev/ttyS0", State: "down", Reopens: 2, Sent: 12,
+			Dropped: map[string]uint64{"framing": 4, "down": 7}, LastErr: "open /dev/ttyS0: no such file or directory", ErrAt: t0.Add(250 * time.Second)},
+	}
+	b.WriteString("---- refused packets and media counters ----\n")
+	Write(&b, counted, t0.Add(300*time.Second), time.UTC)
 	off := afterFailover()
 	off.Connectivity = &ctl.Connectivity{Ipfail: &ctl.Ipfail{Disabled: "Not starting ipfail: no ping nodes"}}
 	off.Failovers = nil
