@@ -161,7 +161,7 @@ func (c *connEngine) openPings(now time.Time) {
 		if len(m.Hosts) == 0 {
 			continue
 		}
-		med := media.Keep(media.Kind(m.Type), m.String(), m.LinkName(), open, media.KeepOptions{Logger: c.r.log})
+		med := media.Keep(media.Kind(m.Type), m.String(), m.LinkName(), open, media.KeepOptions{Logger: pluginLogger(c.r.log)})
 		pl := &pingLink{name: m.Name, med: med}
 		c.pingLinks = append(c.pingLinks, pl)
 		c.wg.Add(1)

@@ -52,13 +52,15 @@ func (r *runtime) openMedia(ctx context.Context) error {
 		default:
 			m := m
 			open := func() (media.Medium, error) { return openMedium(m, r.cfg) }
-			med = media.Keep(media.Kind(m.Type), m.String(), m.LinkName(), open, media.KeepOptions{})
+			// The medium logs heartbeat's own start lines (OpenLog)
+			// once open, "glib: " first as heartbeat does.
+			med = media.Keep(media.Kind(m.Type), m.String(), m.LinkName(), open, media.KeepOptions{Logger: pluginLogger(r.log)})
 		}
 		r.media = append(r.media, med)
-		if m.Type == config.Serial {
-			r.log.Info(fmt.Sprintf("Starting serial heartbeat on tty %s (%d baud)", m.Device, r.cfg.Baud))
-		} else {
-			r.log.Info(fmt.Sprintf("%s: started on port %d interface %s", m.Type, portOf(m, r.cfg), m.LinkName()))
+		if r.o.Bind != "" && m.Type == config.Ucast {
+			for _, line := range ucastOpenLog(m.Iface, portOf(m, r.cfg), m.Peer) {
+				r.log.Info("glib: " + line)
+			}
 		}
 		go r.receive(ctx, i, med)
 	}

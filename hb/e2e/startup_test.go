@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -74,6 +75,12 @@ func TestLoopbackRelativeDirs(t *testing.T) {
 	d.waitHolder(t, "hb1", 20*time.Second)
 	if out, code := clStatus(t, hb1, "rscstatus"); code != 0 || out != "local" {
 		t.Errorf("cl_status rscstatus on hb1: exit %d %q", code, out)
+	}
+	// The medium's start lines, as heartbeat's ucast plugin logs them.
+	hb2 := d.Nodes["hb2"]
+	want := fmt.Sprintf("info: glib: ucast: started on port %d interface lo to %s", d.Spec.Port, hb1.Spec.Addr)
+	if !strings.Contains(hb2.LogText(), want) {
+		t.Errorf("hb2's log lacks %q:\n%s", want, hb2.LogText())
 	}
 }
 
