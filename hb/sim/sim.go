@@ -25,6 +25,7 @@ package sim
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -79,9 +80,23 @@ type sentRec struct {
 	at   time.Time
 }
 
-type streamKey struct {
-	from string
-	gen  uint64
+// sentLog is what a node sent in one generation: recs[seq-1] (msg nil for
+// a number never sent).
+type sentLog struct {
+	recs []sentRec
+	last uint64 // highest seq sent
+}
+
+func (l *sentLog) get(seq uint64) (sentRec, bool) {
+	if l == nil || seq == 0 || seq > uint64(len(l.recs)) || l.recs[seq-1].msg == nil {
+		return sentRec{}, false
+	}
+	return l.recs[seq-1], true
+}
+
+// stream is how far a receiver got in one sender's generation.
+type stream struct {
+	gen, seq uint64
 }
 
 // Node is one simulated node.
@@ -97,11 +112,15 @@ type Node struct {
 	DeliveredFromOthers int
 	Outbox              []*wire.Message // with Options.Capture
 
+	idx       int
 	wake      time.Time
+	wakeNs    int64 // wake - Options.Start, for cheap comparisons
 	nextApp   time.Time
-	sent      map[uint64]map[uint64]sentRec // gen -> seq -> message
-	lastSeq   map[uint64]uint64             // gen -> highest seq sent
-	delivered map[streamKey]uint64          // highest seq delivered per sender stream
+	nextAppNs int64
+	sent      map[uint64]*sentLog // by generation
+	// delivered holds, per sender index, the highest seq delivered from
+	// each of its generations.
+	delivered [][]stream
 }
 
 // Sim is a running simulation.
@@ -144,6 +163,9 @@ func New(t testing.TB, o Options) *Sim {
 	if o.Start.IsZero() {
 		o.Start = time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
 	}
+	if y := o.Start.Year(); y < 1700 || y > 2200 {
+		t.Fatalf("sim: Options.Start %v out of range (1700..2200)", o.Start)
+	}
 	s := &Sim{T: t, O: o, Now: o.Start, byName: map[string]*Node{}, rng: rand.New(rand.NewPCG(o.Seed, 0x5eed))}
 	s.Net = memnet.New[*wire.Message](rand.New(rand.NewPCG(o.Seed, 1)))
 	s.Net.SetDelay(memnet.AllLinks, o.Delay, o.Jitter)
@@ -151,7 +173,7 @@ func New(t testing.TB, o Options) *Sim {
 		s.names = append(s.names, fmt.Sprintf("n%02d", i+1))
 	}
 	for i, name := range s.names {
-		nd := &Node{Name: name, Gen: 0x6b03b72e + uint64(i)}
+		nd := &Node{Name: name, Gen: 0x6b03b72e + uint64(i), idx: i}
 		nd.UUID[0], nd.UUID[15] = byte(i+1), 0xee
 		s.Nodes = append(s.Nodes, nd)
 		s.byName[name] = nd
@@ -181,13 +203,32 @@ func (s *Sim) boot(nd *Node) {
 	nd.Core = c
 	nd.Up = true
 	// Nodes do not start in lockstep.
-	nd.wake = s.Now.Add(time.Duration(s.rng.Int64N(int64(s.O.Keepalive))))
-	nd.sent = map[uint64]map[uint64]sentRec{nd.Gen: {}}
-	nd.lastSeq = map[uint64]uint64{}
-	nd.delivered = map[streamKey]uint64{}
+	s.setWake(nd, s.Now.Add(time.Duration(s.rng.Int64N(int64(s.O.Keepalive)))))
+	nd.sent = map[uint64]*sentLog{nd.Gen: {}}
+	nd.delivered = make([][]stream, len(s.names))
 	if s.O.AppEvery > 0 {
-		nd.nextApp = nd.wake.Add(time.Duration(s.rng.Int64N(int64(s.O.AppEvery))))
+		s.setNextApp(nd, nd.wake.Add(time.Duration(s.rng.Int64N(int64(s.O.AppEvery)))))
 	}
+}
+
+// ns is t as a number for the hot loop: Unix nanoseconds, cheaper than
+// time.Sub (the zero time, before everything, is math.MinInt64). Virtual
+// times are between 1678 and 2262.
+func (s *Sim) ns(t time.Time) int64 {
+	if t.IsZero() {
+		return math.MinInt64
+	}
+	return t.UnixNano()
+}
+
+func (s *Sim) setWake(nd *Node, t time.Time) {
+	if t != nd.wake {
+		nd.wake, nd.wakeNs = t, s.ns(t)
+	}
+}
+
+func (s *Sim) setNextApp(nd *Node, t time.Time) {
+	nd.nextApp, nd.nextAppNs = t, s.ns(t)
 }
 
 // Node returns the named node (n01, n02, ...).
@@ -214,25 +255,30 @@ func (s *Sim) RunUntil(deadline time.Time, cond func() bool) bool {
 }
 
 func (s *Sim) step(limit time.Time) bool {
-	next := limit.Add(time.Hour) // "nothing due"
-	if at, ok := s.Net.Next(); ok && at.Before(next) {
-		next = at
+	// Times are compared as nanoseconds since Options.Start; the
+	// earliest's time.Time is what the nodes are given.
+	next, nextNs := limit, s.ns(limit)
+	found := false
+	if at, ok := s.Net.Next(); ok {
+		if a := s.ns(at); a <= nextNs {
+			next, nextNs, found = at, a, true
+		}
 	}
 	for _, nd := range s.Nodes {
 		if !nd.Up {
 			continue
 		}
-		if nd.wake.Before(next) {
-			next = nd.wake
+		if nd.wakeNs < nextNs || !found && nd.wakeNs == nextNs {
+			next, nextNs, found = nd.wake, nd.wakeNs, true
 		}
-		if !nd.nextApp.IsZero() && nd.nextApp.Before(next) {
-			next = nd.nextApp
+		if !nd.nextApp.IsZero() && (nd.nextAppNs < nextNs || !found && nd.nextAppNs == nextNs) {
+			next, nextNs, found = nd.nextApp, nd.nextAppNs, true
 		}
 	}
-	if next.After(limit) {
+	if !found {
 		return false
 	}
-	if next.Before(s.Now) {
+	if nextNs < s.ns(s.Now) {
 		s.T.Fatalf("sim: time went backwards: %v < %v", next, s.Now)
 	}
 	s.Now = next
@@ -249,12 +295,12 @@ func (s *Sim) step(limit time.Time) bool {
 		if !nd.Up {
 			continue
 		}
-		if !nd.nextApp.IsZero() && !nd.nextApp.After(next) {
+		if !nd.nextApp.IsZero() && nd.nextAppNs <= nextNs {
 			s.sendApp(nd)
 		}
-		if !nd.wake.After(next) {
+		if nd.wakeNs <= nextNs {
 			s.handle(nd, nd.Core.Tick(next))
-			if !nd.wake.After(next) {
+			if nd.wakeNs <= nextNs {
 				s.T.Fatalf("sim: %s asks to wake at %v, not after now %v", nd.Name, nd.wake, next)
 			}
 		}
@@ -263,7 +309,7 @@ func (s *Sim) step(limit time.Time) bool {
 }
 
 func (s *Sim) sendApp(nd *Node) {
-	nd.nextApp = nd.nextApp.Add(s.O.AppEvery)
+	s.setNextApp(nd, nd.nextApp.Add(s.O.AppEvery))
 	m := &wire.Message{}
 	m.Add(wire.FType, "simapp")
 	if s.rng.IntN(4) == 0 {
@@ -292,7 +338,7 @@ func (s *Sim) Inject(name, medium string, m *wire.Message) core.DropReason {
 }
 
 func (s *Sim) handle(nd *Node, out core.Output) {
-	nd.wake = out.Wake
+	s.setWake(nd, out.Wake)
 	for _, o := range out.Send {
 		if !o.Retransmit {
 			s.recordSent(nd, o.Msg)
@@ -334,15 +380,22 @@ func (s *Sim) recordSent(nd *Node, m *wire.Message) {
 		s.violatef("%s sent a bad seq %q", nd.Name, sb)
 		return
 	}
-	if last := nd.lastSeq[nd.Gen]; seq != last+1 {
-		s.violatef("%s sent seq %d after %d", nd.Name, seq, last)
+	log := nd.sent[nd.Gen]
+	if seq != log.last+1 {
+		s.violatef("%s sent seq %d after %d", nd.Name, seq, log.last)
 	}
-	nd.lastSeq[nd.Gen] = seq
+	log.last = seq
+	if seq == 0 || seq > 1<<32 {
+		return // reported above; not recordable
+	}
 	var dest string
 	if d, ok := m.GetBytes(wire.FTo); ok {
 		dest = string(d)
 	}
-	nd.sent[nd.Gen][seq] = sentRec{msg: m, dest: dest, at: s.Now}
+	for uint64(len(log.recs)) < seq {
+		log.recs = append(log.recs, sentRec{})
+	}
+	log.recs[seq-1] = sentRec{msg: m, dest: dest, at: s.Now}
 }
 
 func (s *Sim) violatef(format string, args ...any) {
@@ -363,7 +416,8 @@ func (s *Sim) checkDelivered(rcv *Node, e core.Event) {
 		s.violatef("%s delivered a message without generation", rcv.Name)
 		return
 	}
-	rec, ok := snd.sent[gen][e.Seq]
+	log := snd.sent[gen]
+	rec, ok := log.get(e.Seq)
 	if !ok || rec.msg != e.Msg {
 		s.violatef("%s delivered %s/%x seq %d that %s never sent", rcv.Name, e.Node, gen, e.Seq, e.Node)
 		return
@@ -371,22 +425,38 @@ func (s *Sim) checkDelivered(rcv *Node, e core.Event) {
 	if rec.dest != "" && rec.dest != rcv.Name {
 		s.violatef("%s delivered %s seq %d addressed to %s", rcv.Name, e.Node, e.Seq, rec.dest)
 	}
-	k := streamKey{e.Node, gen}
-	last := rcv.delivered[k]
+	streams := rcv.delivered[snd.idx]
+	k := slices.IndexFunc(streams, func(x stream) bool { return x.gen == gen })
+	if k < 0 {
+		k = len(streams)
+		streams = append(streams, stream{gen: gen})
+		rcv.delivered[snd.idx] = streams
+	}
+	last := streams[k].seq
 	if e.Seq <= last {
 		s.violatef("%s delivered %s seq %d after %d (duplicate or out of order)", rcv.Name, e.Node, e.Seq, last)
 		return
 	}
 	if last > 0 {
 		for q := last + 1; q < e.Seq; q++ {
-			if r, ok := snd.sent[gen][q]; ok && (r.dest == "" || r.dest == rcv.Name) {
+			if r, ok := log.get(q); ok && (r.dest == "" || r.dest == rcv.Name) {
 				s.holes = append(s.holes, fmt.Sprintf("%v: %s skipped %s seq %d (delivered %d after %d)",
 					s.Now.Sub(s.O.Start), rcv.Name, e.Node, q, e.Seq, last))
 				break
 			}
 		}
 	}
-	rcv.delivered[k] = e.Seq
+	streams[k].seq = e.Seq
+}
+
+// deliveredUpTo returns the highest seq rcv got from snd's generation gen.
+func (rcv *Node) deliveredUpTo(snd *Node, gen uint64) uint64 {
+	for _, x := range rcv.delivered[snd.idx] {
+		if x.gen == gen {
+			return x.seq
+		}
+	}
+	return 0
 }
 
 func parseHex(b []byte) (uint64, bool) {
@@ -503,11 +573,13 @@ func (s *Sim) RequireInOrderExactlyOnce(settle time.Duration) {
 			if !rcv.Up || rcv.Crashed {
 				continue
 			}
-			got := rcv.delivered[streamKey{snd.Name, snd.Gen}]
+			got := rcv.deliveredUpTo(snd, snd.Gen)
 			var want uint64
-			for seq, r := range snd.sent[snd.Gen] {
-				if r.at.Before(cut) && (r.dest == "" || r.dest == rcv.Name) && seq > want {
-					want = seq
+			if log := snd.sent[snd.Gen]; log != nil {
+				for i, r := range log.recs {
+					if r.msg != nil && r.at.Before(cut) && (r.dest == "" || r.dest == rcv.Name) {
+						want = uint64(i + 1)
+					}
 				}
 			}
 			if got < want {
