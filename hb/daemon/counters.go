@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,17 +27,22 @@ const logFirstDrops = 10
 type refusal struct {
 	err   error
 	level slog.Level
-	line  string
+	lines []string
 }
 
 func (e *refusal) Error() string { return e.err.Error() }
 func (e *refusal) Unwrap() error { return e.err }
 
-// explainRefusal gives a signature refusal heartbeat's log line: for a
-// netstring trailer whose digest does not match, heartbeat logs
-// "authtoken does not match, authtoken=<digest computed here>,
-// authstr=<digest the packet carries>". Other errors are returned as
-// they are.
+// explainRefusal gives a signature refusal heartbeat's log lines. For a
+// netstring trailer whose digest does not match, heartbeat 3.0.6 logs
+// (all at ERROR, as seen from the real daemon):
+//
+//	authtoken does not match, authtoken=<digest sent>, authstr=<digest computed>
+//	netstring authentication failed, s=<the packet>, autotoken=<the trailer from its value on>
+//	MSG: Dumping message with N fields
+//	MSG[i] : [name=value]   (one per field)
+//
+// Other errors are returned as they are.
 func explainRefusal(err error, b []byte, k *authkeys.Keys) error {
 	if wire.ReasonOf(err) != wire.DropBadSignature || k == nil {
 		return err
@@ -61,8 +67,48 @@ func explainRefusal(err error, b []byte, k *authkeys.Keys) error {
 	if computed == f[1] {
 		return err // the trailer is good: the auth field is not
 	}
-	return &refusal{err: err, level: slog.LevelError,
-		line: fmt.Sprintf("authtoken does not match, authtoken=%s, authstr=%s", computed, f[1])}
+	lines := []string{fmt.Sprintf("authtoken does not match, authtoken=%s, authstr=%s", f[1], computed)}
+	// heartbeat prints the received buffer and its auth string up to the
+	// end of the buffer (the netstring's closing comma included).
+	rest := b[len(p.Signed):]
+	if i := bytes.IndexByte(rest, ':'); i >= 0 {
+		rest = rest[i+1:]
+	}
+	lines = append(lines, "netstring authentication failed, s="+cString(b)+", autotoken="+cString(rest))
+	lines = append(lines, msgDump(p.Msg)...)
+	return &refusal{err: err, level: slog.LevelError, lines: lines}
+}
+
+// cString is b as C prints it: up to the first NUL.
+func cString(b []byte) string {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	return string(b)
+}
+
+// msgDump is heartbeat's dump of a refused message: a count line, then
+// "MSG[i] : [name=value]" per field. Values other than plain strings
+// are shown in their classic text form.
+func msgDump(m *wire.Message) []string {
+	if m == nil {
+		return nil
+	}
+	out := make([]string, 0, len(m.Fields)+1)
+	out = append(out, fmt.Sprintf("MSG: Dumping message with %d fields", len(m.Fields)))
+	for i, f := range m.Fields {
+		v := string(f.Value)
+		switch f.Type {
+		case wire.List:
+			v = strings.Join(f.List, ",")
+		case wire.Struct, wire.Uncompress:
+			v = "<struct>"
+		case wire.Binary, wire.Compressed:
+			v = fmt.Sprintf("<%d bytes>", len(f.Value))
+		}
+		out = append(out, fmt.Sprintf("MSG[%d] : [%s=%s]", i, f.Name, v))
+	}
+	return out
 }
 
 // countDrop counts a packet the codec refused and logs the first few of
@@ -74,7 +120,9 @@ func (r *runtime) countDrop(err error, p inPacket) {
 		return
 	}
 	if rf, ok := errors.AsType[*refusal](err); ok {
-		r.log.Log(r.ctx, rf.level, rf.line)
+		for _, l := range rf.lines {
+			r.log.Log(r.ctx, rf.level, l)
+		}
 		return
 	}
 	name := "?"

@@ -40,8 +40,18 @@ func TestExplainRefusal(t *testing.T) {
 	p, _ := wire.Parse(theirs)
 	key, _ := ours.ActiveKey()
 	sent := strings.Fields(string(p.Trailer))[1]
-	if want := "authtoken does not match, authtoken=" + key.Sum(p.Signed) + ", authstr=" + sent; rf.line != want {
-		t.Errorf("line = %q, want %q", rf.line, want)
+	// As heartbeat 3.0.6 logs it: the digest sent, then the one computed.
+	want := []string{
+		"authtoken does not match, authtoken=" + sent + ", authstr=" + key.Sum(p.Signed),
+		"netstring authentication failed, s=" + string(theirs) + ", autotoken=1 " + sent + ",",
+		"MSG: Dumping message with 3 fields",
+		"MSG[0] : [t=status]",
+		"MSG[1] : [src=hb2]",
+	}
+	if len(rf.lines) != 6 || !strings.HasPrefix(rf.lines[5], "MSG[2] : [auth=1 ") {
+		t.Errorf("lines = %q", rf.lines)
+	} else if got := strings.Join(rf.lines[:5], "\n"); got != strings.Join(want, "\n") {
+		t.Errorf("lines:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
 	}
 
 	// A key index not configured here: no digest to compare, no line.

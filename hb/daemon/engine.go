@@ -275,6 +275,10 @@ func (e *clusterEngine) Receive(now time.Time, link int, m *wire.Message) out {
 			// the same port would otherwise flood the log.
 			o.Events = append(o.Events, event{Level: slog.LevelError,
 				Text: fmt.Sprintf("process_status_message: bad node [%s] in message", m.Value(wire.FOrig))})
+			// followed by its dump of the message, as heartbeat 3.0.6 logs it.
+			for _, l := range msgDump(m) {
+				o.Events = append(o.Events, event{Level: slog.LevelError, Text: l})
+			}
 		}
 		o.Events = append(o.Events, event{Level: slog.LevelDebug, Text: fmt.Sprintf("dropped t=%s from %s on %s: %s",
 			m.Value(wire.FType), m.Value(wire.FOrig), name, co.Drop)})

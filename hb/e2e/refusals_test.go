@@ -115,7 +115,7 @@ func TestLoopbackRefusedPackets(t *testing.T) {
 		}
 	}
 
-	// heartbeat's log lines: the computed digest, then the one sent.
+	// heartbeat's log lines: the digest sent, then the one computed.
 	k, _ := authkeys.Parse([]byte("auth 1\n1 sha1 heartbeat-go-e2e-test-key\n"), "authkeys")
 	p, err := wire.Parse(badSig)
 	if err != nil {
@@ -123,7 +123,7 @@ func TestLoopbackRefusedPackets(t *testing.T) {
 	}
 	key, _ := k.ActiveKey()
 	sentSig := strings.Fields(string(p.Trailer))[1]
-	line := fmt.Sprintf("authtoken does not match, authtoken=%s, authstr=%s", key.Sum(p.Signed), sentSig)
+	line := fmt.Sprintf("authtoken does not match, authtoken=%s, authstr=%s", sentSig, key.Sum(p.Signed))
 	if l := hb1.LogLines(line); len(l) == 0 || !strings.Contains(l[0], "ERROR: ") {
 		hb1.Dump()
 		t.Errorf("no ERROR line %q in the log", line)
@@ -131,6 +131,12 @@ func TestLoopbackRefusedPackets(t *testing.T) {
 	if l := hb1.LogLines("process_status_message: bad node [hb9] in message"); len(l) == 0 || !strings.Contains(l[0], "ERROR: ") {
 		hb1.Dump()
 		t.Error("no ERROR line for the unknown node in the log")
+	}
+	for _, l := range []string{"netstring authentication failed, s=###", "MSG: Dumping message with 11 fields", "MSG[4] : [src=hb9]"} {
+		if len(hb1.LogLines(l)) == 0 {
+			hb1.Dump()
+			t.Errorf("no line %q in the log", l)
+		}
 	}
 
 	// heartbeat status shows them.
