@@ -464,8 +464,37 @@ type msgBuf struct {
 	buf []byte
 }
 
+// msgMem and msgMemSmall hold a built message, its fields and its values
+// in one allocation (the values spill to a new buffer only if they outgrow
+// buf, the fields only past the capacity asked for).
+type msgMem struct {
+	b   msgBuf
+	m   wire.Message
+	f   [12]wire.Field
+	buf [128]byte
+}
+
+type msgMemSmall struct {
+	b   msgBuf
+	m   wire.Message
+	f   [10]wire.Field
+	buf [96]byte
+}
+
 func newMsg(t string, capacity int) *msgBuf {
-	b := &msgBuf{Message: &wire.Message{Fields: make([]wire.Field, 0, capacity)}, buf: make([]byte, 0, 160)}
+	var b *msgBuf
+	switch {
+	case capacity <= 10:
+		x := &msgMemSmall{}
+		x.m.Fields, x.b.buf = x.f[:0], x.buf[:0]
+		x.b.Message, b = &x.m, &x.b
+	case capacity <= 12:
+		x := &msgMem{}
+		x.m.Fields, x.b.buf = x.f[:0], x.buf[:0]
+		x.b.Message, b = &x.m, &x.b
+	default:
+		b = &msgBuf{Message: &wire.Message{Fields: make([]wire.Field, 0, capacity)}, buf: make([]byte, 0, 160)}
+	}
 	b.Add(wire.FType, t)
 	return b
 }
