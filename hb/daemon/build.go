@@ -53,7 +53,7 @@ func (r *runtime) build() error {
 		Keepalive: r.cfg.Keepalive, DeadTime: r.cfg.DeadTime, WarnTime: r.cfg.WarnTime, InitDead: r.cfg.InitDead,
 		MaxRexmitDelay: r.cfg.MaxRexmitDelay, TTL: len(r.cfg.Nodes) + r.cfg.HopFudge,
 		LoadAvg: LoadAvg, Rand: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), r.gen)),
-	}, manage, groups, rmFailback(r.cfg.AutoFailback))
+	}, manage, groups, rmFailback(r.cfg.AutoFailback), r.resumeConfig())
 	if err != nil {
 		return err
 	}
@@ -65,8 +65,9 @@ func (r *runtime) build() error {
 }
 
 // newClusterEngine builds the core and (when manage is set) the v1
-// resource manager for one node.
-func newClusterEngine(cc core.Config, manage bool, groups []haresources.Group, fb rm.AutoFailback) (*clusterEngine, error) {
+// resource manager for one node; resume carries -R's holdings
+// (Restarting, InitialHolding, InitialKeys; the rest is ignored).
+func newClusterEngine(cc core.Config, manage bool, groups []haresources.Group, fb rm.AutoFailback, resume rm.Config) (*clusterEngine, error) {
 	cn, err := core.New(cc)
 	if err != nil {
 		return nil, fmt.Errorf("cannot start the cluster core: %w", err)
@@ -78,7 +79,8 @@ func newClusterEngine(cc core.Config, manage bool, groups []haresources.Group, f
 	}
 	e := &clusterEngine{local: local, links: cc.Media, core: cn, nodes: nodes, drops: map[core.DropReason]uint64{}}
 	if manage {
-		m, err := rm.New(rm.Config{Local: local, Nodes: nodes, Groups: groups, AutoFailback: fb})
+		m, err := rm.New(rm.Config{Local: local, Nodes: nodes, Groups: groups, AutoFailback: fb,
+			Restarting: resume.Restarting, InitialHolding: resume.InitialHolding, InitialKeys: resume.InitialKeys})
 		if err != nil {
 			return nil, fmt.Errorf("cannot start the resource manager: %w", err)
 		}

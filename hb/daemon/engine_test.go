@@ -46,7 +46,7 @@ func newPair(t *testing.T, failback rm.AutoFailback) *pair {
 	for i, n := range []string{"hb1", "hb2"} {
 		e, err := newClusterEngine(core.Config{Node: n, UUID: [16]byte{byte(i + 1)}, Generation: 100, Nodes: []string{"hb1", "hb2"},
 			Media: []string{"eth0"}, Keepalive: 200 * time.Millisecond, DeadTime: 2 * time.Second, InitDead: 4 * time.Second,
-			Rand: rand.New(rand.NewPCG(uint64(i), 1))}, true, res.Groups, failback)
+			Rand: rand.New(rand.NewPCG(uint64(i), 1))}, true, res.Groups, failback, rm.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}

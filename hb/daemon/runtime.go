@@ -125,7 +125,8 @@ type runtime struct {
 	emerg   time.Duration // shutdown emergency timer; 0 = ShutdownEmergency
 	stopped bool
 	exit    bool
-	restart bool                // exit to restart (a healed partition)
+	restart bool                // exit to restart (a healed partition, or ha.cf changed: see qr)
+	qr      quickState          // restart keeping the resources (restart.go)
 	kids    *respawn.Supervisor // respawn/failfast children, started at comm-up
 	api     *apiServer          // heartbeat's client API socket, opened at comm-up
 	ctx     context.Context
@@ -311,28 +312,6 @@ func runDaemon(ctx context.Context, o Options, cfg *config.Config, stderr io.Wri
 		r.reexec(ctx)
 	}
 	return code
-}
-
-// reexec restarts the daemon in place after a healed partition, as
-// heartbeat does: it waits deadtime + 1 s (so the peers see it dead) and
-// execs itself with the same arguments. The pid stays the same, so the
-// pid file and a supervising systemd keep following it.
-func (r *runtime) reexec(ctx context.Context) {
-	r.log.Info("Restarting heartbeat.")
-	select {
-	case <-time.After(r.cfg.DeadTime + time.Second):
-	case <-ctx.Done():
-		return
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		r.log.Error(fmt.Sprintf("Cannot restart: %v", err))
-		return
-	}
-	r.log.Info("Performing heartbeat restart exec.")
-	if err := syscall.Exec(exe, os.Args, os.Environ()); err != nil {
-		r.log.Error(fmt.Sprintf("Cannot restart: %v", err))
-	}
 }
 
 // stateFiles reads and bumps the generation and loads the node's UUID
@@ -617,38 +596,6 @@ func (r *runtime) setDebug(n int) {
 		os.Unsetenv("HA_debug")
 	}
 	r.log.Info(fmt.Sprintf("debug now set to %d [pid %d]", n, os.Getpid()))
-}
-
-// reread is SIGHUP: heartbeat restarts itself when ha.cf changed and
-// rereads the keys when only authkeys changed. heartbeat-go rereads the
-// keys (the one thing that may change without a restart) and reports
-// anything else that changed as needing a restart.
-func (r *runtime) reread() {
-	sdNotify("RELOADING=1")
-	defer sdNotify("READY=1")
-	cfg, probs := config.Load(r.o.ConfigDir, r.o.Node)
-	if cfg == nil || probs.HasErrors() {
-		r.log.Error("Configuration error: configuration not reread.")
-		for _, p := range probs.Errors() {
-			r.log.Error(p.Msg)
-		}
-		return
-	}
-	if b, err := os.ReadFile(filepath.Join(r.o.ConfigDir, "ha.cf")); err == nil && string(b) != r.hacf {
-		// heartbeat re-execs itself here (heartbeat -R, keeping its
-		// resources); heartbeat-go does not restart on its own.
-		r.log.Warn("ha.cf changed: the change takes effect when heartbeat is restarted (heartbeat -k, then heartbeat)")
-		r.hacf = string(b)
-	}
-	if cfg.Keys != nil && r.cfg.Keys != nil && cfg.Keys.String() != r.cfg.Keys.String() {
-		r.log.Info("Rereading authentication file.")
-		r.cfg.Keys = cfg.Keys
-		if k, ok := r.codec.(interface{ SetKeys(*config.Config) }); ok {
-			k.SetKeys(cfg)
-		}
-		return
-	}
-	r.log.Info("Configuration unchanged.")
 }
 
 func (r *runtime) closeMedia() {
