@@ -240,13 +240,38 @@ func start(ctx context.Context, o Options, stdout, stderr io.Writer) int {
 	return detach(o, stderr)
 }
 
+// withAbsDirs rewrites the --config-dir, --state-dir and --run-dir
+// options of args to o's (absolute) directories: the detached copy runs
+// in /, where relative ones would name other directories.
+func withAbsDirs(args []string, o Options) []string {
+	abs := map[string]string{"config-dir": o.ConfigDir, "state-dir": o.StateDir, "run-dir": o.RunDir}
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			out = append(out, args[i:]...)
+			break
+		}
+		name, _, hasVal := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+		if v, ok := abs[name]; ok && strings.HasPrefix(a, "--") {
+			out = append(out, "--"+name+"="+v)
+			if !hasVal {
+				i++ // skip the separate value
+			}
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
 func detach(o Options, stderr io.Writer) int {
 	exe, err := os.Executable()
 	if err != nil {
 		fmt.Fprintf(stderr, "heartbeat: cannot find own executable: %v\n", err)
 		return ExitGeneric
 	}
-	args := append([]string{"-f"}, os.Args[1:]...)
+	args := append([]string{"-f"}, withAbsDirs(os.Args[1:], o)...)
 	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
 		return ExitGeneric

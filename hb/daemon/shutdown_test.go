@@ -175,3 +175,24 @@ func TestStartRefusesWhatCheckRejects(t *testing.T) {
 		}
 	}
 }
+
+// TestDetachArgsAbsolute: the detached daemon runs in /, so it is given
+// the directories resolved at start.
+func TestDetachArgsAbsolute(t *testing.T) {
+	t.Chdir(t.TempDir())
+	args := []string{"-d", "--config-dir", "etc", "--state-dir=var", "--run-dir", "run", "--node", "a"}
+	o, ok := parseArgs("heartbeat", args, &bytes.Buffer{})
+	if !ok {
+		t.Fatal("parse failed")
+	}
+	wd, _ := os.Getwd()
+	got := strings.Join(withAbsDirs(args, o), " ")
+	want := "-d --config-dir=" + filepath.Join(wd, "etc") + " --state-dir=" + filepath.Join(wd, "var") + " --run-dir=" + filepath.Join(wd, "run") + " --node a"
+	if got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	o2, ok := parseArgs("heartbeat", withAbsDirs(args, o), &bytes.Buffer{})
+	if !ok || o2.ConfigDir != o.ConfigDir || o2.StateDir != o.StateDir || o2.RunDir != o.RunDir || o2.Node != "a" || o2.Debug != 1 {
+		t.Errorf("reparsed %+v, want %+v", o2, o)
+	}
+}

@@ -123,3 +123,30 @@ func TestDaemonRefusesUnresolvableUcast(t *testing.T) {
 		t.Error("a refused start wrote a pid file")
 	}
 }
+
+// TestLoopbackDaemonizeRelativeDirs: heartbeat (no -f) with relative
+// directories: the detached copy runs in / and must get them resolved.
+func TestLoopbackDaemonizeRelativeDirs(t *testing.T) {
+	c := twoNodes(t, "on", "")
+	hb1 := c.Nodes["hb1"]
+	bin := testbin.Heartbeat(t)
+	cmd := exec.Command(bin, "--node", "hb1", "--bind", "127.0.0.11", "--config-dir", "etc", "--state-dir=var", "--run-dir", "run")
+	cmd.Dir = hb1.Dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("heartbeat: %v\n%s", err, out)
+	}
+	var pid int
+	if _, ok := WaitFor(10*time.Second, func() bool { pid = RunningPidOf(t, hb1.Run); return pid != 0 }); !ok {
+		t.Fatalf("no daemon after heartbeat returned:\n%s\n%s", out, hb1.LogText())
+	}
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	kill := exec.Command(bin, "-k", "--run-dir", "run")
+	kill.Dir = hb1.Dir
+	if out, err := kill.CombinedOutput(); err != nil {
+		t.Fatalf("heartbeat -k: %v\n%s", err, out)
+	}
+	if !gone(pid) {
+		t.Fatal("daemon still alive after heartbeat -k returned")
+	}
+}
