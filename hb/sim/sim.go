@@ -61,6 +61,10 @@ type Options struct {
 	// KeepDelivered keeps Delivered events in Node.Events (they are always
 	// checked, but not kept by default: there are many).
 	KeepDelivered bool
+	// KeepGaps keeps Lost and NoneMissing events in Node.Events (one per
+	// gap opened and closed: tens of thousands in a lossy run, and costly
+	// to keep); without it they are only counted in Node.Gaps.
+	KeepGaps bool
 	// HeartbeatLiveness passes core.Config.HeartbeatLiveness to every node.
 	HeartbeatLiveness bool
 	// Start is the virtual start time (default 2026-11-23 00:00 UTC).
@@ -107,7 +111,8 @@ type Node struct {
 	UUID    [16]byte
 	Up      bool
 	Crashed bool    // was ever crashed
-	Events  []Timed // Delivered events only with Options.KeepDelivered
+	Events  []Timed // Delivered events only with Options.KeepDelivered, Lost and NoneMissing with KeepGaps
+	Gaps    int     // Lost events (gaps seen in other nodes' sequences)
 	// DeliveredFromOthers counts messages delivered from other nodes.
 	DeliveredFromOthers int
 	Outbox              []*wire.Message // with Options.Capture
@@ -360,6 +365,14 @@ func (s *Sim) handle(nd *Node, out core.Output) {
 				nd.DeliveredFromOthers++
 			}
 			if !s.O.KeepDelivered {
+				continue
+			}
+		}
+		if e.Kind == core.Lost || e.Kind == core.NoneMissing {
+			if e.Kind == core.Lost {
+				nd.Gaps++
+			}
+			if !s.O.KeepGaps {
 				continue
 			}
 		}
