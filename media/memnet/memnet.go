@@ -274,9 +274,10 @@ func (n *Network[P]) connected(a, b *endpoint) bool {
 // node attached to that medium.
 func (n *Network[P]) Send(now time.Time, from, medium string, p P) {
 	src := n.nodes[from]
+	key := n.key(now)
 	for _, e := range n.eps {
 		if e != src && slices.Contains(e.media, medium) {
-			n.sendTo(now, src, from, medium, e, p)
+			n.sendTo(now, key, src, from, medium, e, p)
 		}
 	}
 }
@@ -287,10 +288,21 @@ func (n *Network[P]) SendTo(now time.Time, from, medium, to string, p P) {
 	if e == nil || !slices.Contains(e.media, medium) {
 		return
 	}
-	n.sendTo(now, n.nodes[from], from, medium, e, p)
+	n.sendTo(now, n.key(now), n.nodes[from], from, medium, e, p)
 }
 
-func (n *Network[P]) sendTo(now time.Time, src *endpoint, from, medium string, e *endpoint, p P) {
+// key returns t as a heap key: nanoseconds since the epoch, which is set
+// by the first call. Sub uses the monotonic clock when both times have one,
+// as Before does, so the heap order is the order of the arrival times.
+func (n *Network[P]) key(t time.Time) int64 {
+	if !n.started {
+		n.started, n.epoch = true, t
+	}
+	return int64(t.Sub(n.epoch))
+}
+
+// sendTo sends p to e; nowKey is key(now).
+func (n *Network[P]) sendTo(now time.Time, nowKey int64, src *endpoint, from, medium string, e *endpoint, p P) {
 	to := e.name
 	n.Stats.Sent++
 	if !n.connected(src, e) {
@@ -320,7 +332,7 @@ func (n *Network[P]) sendTo(now time.Time, src *endpoint, from, medium string, e
 			d += by
 		}
 		n.seq++
-		n.push(item[P]{p: Packet[P]{Medium: medium, From: from, To: to, Payload: p, Sent: now, At: now.Add(d)}, from: src, to: e})
+		n.push(nowKey+int64(d), item[P]{p: Packet[P]{Medium: medium, From: from, To: to, Payload: p, Sent: now, At: now.Add(d)}, from: src, to: e})
 	}
 }
 
@@ -358,10 +370,8 @@ func less(a, b *hent) bool {
 	return a.seq < b.seq
 }
 
-func (n *Network[P]) push(it item[P]) {
-	if !n.started {
-		n.started, n.epoch = true, it.p.Sent
-	}
+// push adds it, arriving at key at (see key).
+func (n *Network[P]) push(at int64, it item[P]) {
 	var slot int32
 	if k := len(n.free); k > 0 {
 		slot = n.free[k-1]
@@ -371,9 +381,7 @@ func (n *Network[P]) push(it item[P]) {
 		slot = int32(len(n.slab))
 		n.slab = append(n.slab, it)
 	}
-	// Sub uses the monotonic clock when both times have one, as Before
-	// does, so the heap order is the order of the arrival times.
-	n.heap = append(n.heap, hent{at: int64(it.p.At.Sub(n.epoch)), seq: n.seq, slot: slot})
+	n.heap = append(n.heap, hent{at: at, seq: n.seq, slot: slot})
 	h := n.heap
 	i := len(h) - 1
 	for i > 0 {
