@@ -699,7 +699,7 @@ func (n *Node) receive(medium string, m *wire.Message) (DropReason, *peer) {
 	if n.cfg.HeartbeatLiveness {
 		fresh = fresh && bytes.Equal(t, []byte(TypeStatus))
 	}
-	n.changes = n.tab.Heard(n.now, name, medium, fresh, n.changes)
+	n.changes = n.tab.HeardPeer(n.now, p.mp, medium, fresh, n.changes)
 	if !v.Fresh() {
 		return DropDuplicate, p
 	}
@@ -736,7 +736,7 @@ func (n *Node) receiveNoSeq(p *peer, medium, t string, gen uint64, m *wire.Messa
 	// quiet for a keepalive.
 	fresh := gen == p.gen && gen != 0 && !n.cfg.HeartbeatLiveness &&
 		n.now.Sub(p.mp.Fresh) >= n.cfg.Keepalive && n.nsFresh(p, m)
-	n.changes = n.tab.Heard(n.now, p.name, medium, fresh, n.changes)
+	n.changes = n.tab.HeardPeer(n.now, p.mp, medium, fresh, n.changes)
 	if !isToUs(m, n.self, n.cfg.UUID) {
 		switch t {
 		case TypeRexmit:

@@ -152,7 +152,12 @@ func (t *Table) Deadline(p *Peer) time.Time { return p.Fresh.Add(t.interval(p)) 
 // it proves the node alive now (see the package comment). It appends the
 // resulting changes to dst.
 func (t *Table) Heard(now time.Time, node, link string, fresh bool, dst []Change) []Change {
-	p := t.byName[node]
+	return t.HeardPeer(now, t.byName[node], link, fresh, dst)
+}
+
+// HeardPeer is Heard for a peer of this table (from Peer or Peers), without
+// the lookup by name; a nil p changes nothing.
+func (t *Table) HeardPeer(now time.Time, p *Peer, link string, fresh bool, dst []Change) []Change {
 	if p == nil || (!fresh && p.Status == Dead) {
 		// A stale packet (perhaps a replay) does not wake a dead node's links.
 		return dst
@@ -166,12 +171,12 @@ func (t *Table) Heard(now time.Time, node, link string, fresh bool, dst []Change
 		l.Last = now
 		if l.Status != LinkUp {
 			l.Status = LinkUp
-			dst = append(dst, Change{Kind: LinkChanged, Node: node, Link: link, Status: LinkUp})
+			dst = append(dst, Change{Kind: LinkChanged, Node: p.Name, Link: link, Status: LinkUp})
 		}
 	}
 	if fresh {
 		if gap := now.Sub(p.Fresh); p.Status != Dead && t.timing.WarnTime > 0 && gap > t.timing.WarnTime && p.Status != Init {
-			dst = append(dst, Change{Kind: Late, Node: node, Interval: gap})
+			dst = append(dst, Change{Kind: Late, Node: p.Name, Interval: gap})
 		}
 		if now.After(p.Fresh) {
 			p.Fresh = now
