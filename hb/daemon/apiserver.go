@@ -210,7 +210,12 @@ func (s *apiServer) answer(rt string, req hbapi.Message, st *ctl.Status) []hbapi
 		}
 		return out
 	case "getparm":
-		if v, ok := st.Parameters[req.Value("pname")]; ok {
+		name := req.Value("pname")
+		if name == "crm" {
+			// "crm" is recorded as "pacemaker" (cl_status -p crm shows it).
+			name = "pacemaker"
+		}
+		if v, ok := st.Parameters[name]; ok {
 			return []hbapi.Message{resp(rt, "pvalue", v, "result", "OK")}
 		}
 		return []hbapi.Message{resp(rt, "result", "OK")}

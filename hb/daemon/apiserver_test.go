@@ -12,7 +12,7 @@ func testAPI() (*apiServer, *ctl.Status) {
 	cfg := config.Default()
 	cfg.LocalNode = "hb1"
 	st := &ctl.Status{LocalNode: "hb1", Pacemaker: "false", Resources: ctl.HoldLocal,
-		Parameters: map[string]string{"udpport": "694"},
+		Parameters: map[string]string{"udpport": "694", "pacemaker": "false"},
 		Nodes: []ctl.Node{
 			{Name: "hb1", Type: ctl.NodeNormal, Status: ctl.StatusActive, Weight: 100, Links: []ctl.Link{{Name: "eth0", Status: ctl.LinkDead}}},
 			{Name: "hb2", Type: ctl.NodeNormal, Status: ctl.StatusActive, Weight: 100, Links: []ctl.Link{{Name: "eth0", Status: ctl.LinkUp}}},
@@ -43,6 +43,7 @@ func TestAPIAnswers(t *testing.T) {
 		{"iflist", req("iflist", "node", "hb2"), "ifname", []string{"eth0"}},
 		{"ifstatus", req("ifstatus", "node", "hb1", "ifname", "eth0"), "st", []string{"dead"}},
 		{"getparm known", req("getparm", "pname", "udpport"), "pvalue", []string{"694"}},
+		{"getparm crm answers pacemaker", req("getparm", "pname", "crm"), "pvalue", []string{"false"}},
 		{"getparm unknown has no value but OK", req("getparm", "pname", "node"), "result", []string{"OK"}},
 		{"getrsc", req("getrsc"), "rsc_hold", []string{"local"}},
 		{"numnodes", req("numnodes"), "numnodes", []string{"2"}},
