@@ -34,7 +34,10 @@ package rm
 //     ..." forever; we settle it: the group's home keeps it, otherwise the
 //     node first in ha.cf order, and the other node stops it.
 //   - A restarted peer (quicker than deadtime) takes nothing of ours with
-//     it: groups it held, or was taking from us, are taken back at once.
+//     it: groups it held, or was taking from us, are taken back as soon
+//     as its first resource message after the restart shows it no longer
+//     claims them (heartbeat's quick restart, -R -C <holding>, still
+//     claims them and keeps them).
 //   - Shutdown before communication is up exits at once (heartbeat delays
 //     it until communication is up); nothing was acquired or announced.
 //   - Legacy mode alone at start-up also self-grants a dead peer's groups

@@ -80,6 +80,10 @@ type peer struct {
 	// ("resource info=restart"): its restart takes nothing with it, and
 	// its claims stand until it says what it holds again.
 	resuming bool
+	// orphansPending: it restarted (without announcing a quick restart)
+	// while we may have to take what it held: decided once it says what
+	// it holds now.
+	orphansPending bool
 }
 
 type op struct {
@@ -580,7 +584,8 @@ func (m *Machine) NodeStatus(now time.Time, node string, st Status) Output {
 	o.Actions = append(o.Actions, Action{Kind: RunEvent, Msg: hook, OStatus: m.local})
 	switch {
 	case st == StatusDead:
-		p.restart = false // from now on, a restart is what distinguishes a reboot from a healed partition
+		p.orphansPending = false // its death decides now
+		p.restart = false        // from now on, a restart is what distinguishes a reboot from a healed partition
 		m.peerDead(now, &o, p, prev)
 	case prev == StatusDead:
 		// Same generation back: heartbeat's "returning after partition".
@@ -658,8 +663,11 @@ func (m *Machine) PeerRestarted(now time.Time, node string) Output {
 	}
 	if m.nice() && m.commUp && p.status != StatusDead && !m.shutdownWanted && (len(lost) > 0 || m.phase == PhaseStable) {
 		// It restarted faster than deadtime: what it held is gone, and so
-		// is whatever it was about to take from us.
-		m.takeOrphans(now, &o, node, "restart")
+		// is whatever it was about to take from us, unless it is
+		// heartbeat's quick restart (heartbeat -R -C <holding> after a
+		// reload), which keeps its resources: its first resource message
+		// says which.
+		p.orphansPending = true
 	}
 	return m.finish(now, &o)
 }
@@ -997,6 +1005,12 @@ func (m *Machine) onResource(now time.Time, o *Output, p *peer, msg *wire.Messag
 		p.stable = false
 	}
 	p.resuming = info == InfoRestart
+	if p.orphansPending {
+		p.orphansPending = false
+		if m.nice() && m.commUp && p.status != StatusDead && !m.shutdownWanted {
+			m.takeOrphans(now, o, p.name, "restart")
+		}
+	}
 	switch {
 	case !unstable:
 		p.releasing, p.booting = false, false

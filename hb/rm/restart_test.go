@@ -11,7 +11,8 @@ import (
 // quickRestart restarts name as heartbeat -R -C does after a reload with
 // a changed ha.cf: announce, re-exec, come back with the holdings. With
 // exact it passes the key list too (heartbeat-go), else only the bits.
-func (s *sim) quickRestart(name string, exact bool) {
+// Without announce it is heartbeat 3.0.6's: no "resource info=restart".
+func (s *sim) quickRestart(name string, exact, announce bool) {
 	s.t.Helper()
 	n := s.nodes[name]
 	out, hold, keys, ok := n.m.QuickRestart(s.now)
@@ -19,7 +20,9 @@ func (s *sim) quickRestart(name string, exact bool) {
 		s.t.Fatalf("%s: QuickRestart refused while idle\n%s", name, strings.Join(s.trace, "\n"))
 	}
 	s.logf("%s quick restart -R -C %s %v", name, hold, keys)
-	s.apply(n, out)
+	if announce {
+		s.apply(n, out)
+	}
 	s.run(100 * time.Millisecond) // the announcement is out before the exec
 	running := n.running
 	s.down(n)
@@ -45,13 +48,16 @@ func resourceActions(n *simNode) []string {
 
 // A quick restart moves nothing: neither the restarted node nor its peer
 // starts or stops a group, whatever the auto_failback mode and whoever
-// held what (home groups, or everything after a standby).
+// held what (home groups, or everything after a standby), and whether
+// the restarting node is heartbeat-go (announces, may carry exact keys)
+// or heartbeat 3.0.6 (-R -C bits only, no announcement).
 func TestQuickRestartMovesNothing(t *testing.T) {
 	for _, af := range []AutoFailback{FailbackLegacy, FailbackOn, FailbackOff} {
 		for _, standby := range []bool{false, true} {
 			for _, who := range []string{"nodea", "nodeb"} {
-				for _, exact := range []bool{false, true} {
-					t.Run(fmt.Sprintf("%s/standby=%v/%s/exact=%v", af, standby, who, exact), func(t *testing.T) {
+				for _, mode := range []string{"heartbeat", "bits", "exact"} {
+					exact, announce := mode == "exact", mode != "heartbeat"
+					t.Run(fmt.Sprintf("%s/standby=%v/%s/%s", af, standby, who, mode), func(t *testing.T) {
 						s := newSim(t, af, []string{"nodea", "nodeb"}, twoGroups)
 						s.boot("nodea")
 						s.boot("nodeb")
@@ -68,7 +74,7 @@ func TestQuickRestartMovesNothing(t *testing.T) {
 						for _, n := range s.order {
 							before[n] = len(resourceActions(s.nodes[n]))
 						}
-						s.quickRestart(who, exact)
+						s.quickRestart(who, exact, announce)
 						s.run(60 * time.Second)
 						s.requireAt(keyA, wantA...)
 						s.requireAt(keyB, wantB...)
