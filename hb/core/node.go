@@ -474,7 +474,7 @@ type msgMem struct {
 	buf [128]byte
 }
 
-type msgMemSmall struct {
+type msgMemSmall struct { // 1 KiB: acks, retransmission requests, refusals
 	b   msgBuf
 	m   wire.Message
 	f   [10]wire.Field
@@ -608,7 +608,7 @@ func (n *Node) sendNoSeq(m *msgBuf) {
 }
 
 func (n *Node) sendRexmitRequest(p *peer, first, last uint64) {
-	m := newMsg(TypeRexmit, 11)
+	m := newMsg(TypeRexmit, 10) // t, dest, firstseq, lastseq, destuuid, src, srcuuid, hg, ts, ttl
 	m.Add(wire.FTo, p.name)
 	m.AddUint(wire.FFirstSeq, first, 10)
 	m.AddUint(wire.FLastSeq, last, 10)
@@ -764,7 +764,7 @@ func (n *Node) receiveNoSeq(p *peer, medium, t string, gen uint64, m *wire.Messa
 		}
 		for i, s := range n.req.Refused {
 			reason := n.req.Reasons[i].String()
-			nak := newMsg(TypeNakRexmit, 11)
+			nak := newMsg(TypeNakRexmit, 10) // t, firstseq, dest, comment, destuuid, src, srcuuid, hg, ts, ttl
 			nak.AddUint(wire.FFirstSeq, s, 16)
 			nak.Add(wire.FTo, p.name)
 			nak.Add(fieldComment, reason)
