@@ -290,7 +290,12 @@ func (s *Sim) step(limit time.Time) bool {
 	s.steps++
 	s.pkts = s.Net.Deliver(next, s.pkts[:0])
 	for _, p := range s.pkts {
-		nd := s.byName[p.To]
+		var nd *Node
+		if p.ToIndex < len(s.Nodes) && s.Nodes[p.ToIndex].Name == p.To {
+			nd = s.Nodes[p.ToIndex] // attached in this order
+		} else {
+			nd = s.byName[p.To]
+		}
 		if nd == nil || !nd.Up {
 			continue
 		}

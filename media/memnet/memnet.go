@@ -66,6 +66,7 @@ type Packet[P any] struct {
 	Medium  string
 	From    string
 	To      string
+	ToIndex int // To's position in Nodes (attach order)
 	Payload P
 	Sent    time.Time
 	At      time.Time // arrival time
@@ -332,7 +333,7 @@ func (n *Network[P]) sendTo(now time.Time, nowKey int64, src *endpoint, from, me
 			d += by
 		}
 		n.seq++
-		n.push(nowKey+int64(d), item[P]{p: Packet[P]{Medium: medium, From: from, To: to, Payload: p, Sent: now, At: now.Add(d)}, from: src, to: e})
+		n.push(nowKey+int64(d), item[P]{p: Packet[P]{Medium: medium, From: from, To: to, ToIndex: e.idx, Payload: p, Sent: now, At: now.Add(d)}, from: src, to: e})
 	}
 }
 

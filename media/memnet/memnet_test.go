@@ -153,3 +153,19 @@ func BenchmarkSendDeliver(b *testing.B) {
 		buf = n.Deliver(now.Add(5*time.Millisecond), buf[:0])
 	}
 }
+
+func TestToIndexIsAttachOrder(t *testing.T) {
+	n := three(1)
+	n.Send(t0, "b", "eth0", 1)
+	n.Send(t0, "c", "eth1", 2)
+	names := n.Nodes()
+	got := n.Deliver(t0, nil)
+	if len(got) != 3 {
+		t.Fatalf("got %+v", got)
+	}
+	for _, p := range got {
+		if names[p.ToIndex] != p.To {
+			t.Errorf("packet to %s has index %d (%s)", p.To, p.ToIndex, names[p.ToIndex])
+		}
+	}
+}
