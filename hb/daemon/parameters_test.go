@@ -43,6 +43,11 @@ func TestParametersAsRecorded(t *testing.T) {
 // TestParametersDefaultsAndForms covers the other recorded forms: the
 // value as written whatever its spelling, crm recorded as pacemaker,
 // use_logd yes when nothing else logs, /dev/null log files with syslog.
+// Checked against heartbeat 3.0.6 run in a network namespace: with
+// "keepalive 500ms, deadtime 4, initdead 12" and no log directive it
+// answered use_logd=yes, warntime=2000ms, deadping=4000ms and no logfile
+// or logfacility; with "logfacility local0" added, logfile and debugfile
+// /dev/null and no use_logd.
 func TestParametersDefaultsAndForms(t *testing.T) {
 	for _, c := range []struct {
 		hacf string
