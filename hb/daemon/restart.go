@@ -212,9 +212,6 @@ func (r *runtime) reexec(ctx context.Context) {
 		return
 	}
 	r.log.Info("Performing heartbeat restart exec.")
-	if r.qr.hold != "" && r.cfg.AutoFailback != config.FailbackLegacy {
-		r.log.Info(fmt.Sprintf("Current resources: -R -C %s", r.qr.hold))
-	}
 	if r.qr.hold == "" {
 		os.Unsetenv(envRestartHeld)
 	}

@@ -182,10 +182,13 @@ func testReloadKeepsResources(t *testing.T, fb string) {
 			t.Errorf("%q logged %d times", want, n)
 		}
 	}
+	// The same process now runs as "heartbeat -R -C <holding> ...".
+	if b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline"); err != nil {
+		t.Errorf("cmdline of pid %d: %v", pid, err)
+	} else if args := strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00"); len(args) < 4 || args[1] != "-R" || args[2] != "-C" || args[3] != wantHold {
+		t.Errorf("restarted as %q, want -R -C %s first", args, wantHold)
+	}
 	if fb == "on" {
-		if n := len(hb1.LogLines("Current resources: -R -C " + wantHold)); n != 1 {
-			t.Errorf("\"Current resources: -R -C %s\" logged %d times", wantHold, n)
-		}
 		if s, _ := clStatus(t, hb1, "rscstatus"); s != wantHold {
 			t.Errorf("cl_status rscstatus on hb1 after the restart: %q", s)
 		}

@@ -55,8 +55,8 @@ func TestInteropReloadKeepsResources(t *testing.T) {
 		g.Dump()
 		t.Fatal("the Go node did not restart and settle")
 	}
-	if n := count(g.LogText(), "Current resources: -R -C local"); n != 1 {
-		t.Errorf("\"Current resources: -R -C local\" logged %d times", n)
+	if n := count(g.LogText(), "Performing heartbeat restart exec."); n != 1 {
+		t.Errorf("\"Performing heartbeat restart exec.\" logged %d times", n)
 	}
 	bad := func() string {
 		for _, s := range []string{"is dead", "Taking over", "Acquiring resource group", "Releasing resource group",
@@ -85,5 +85,78 @@ func TestInteropReloadKeepsResources(t *testing.T) {
 	}
 	if s := goStatus(g, "rscstatus"); s != "local" {
 		t.Errorf("heartbeat-go rscstatus %q after the reload", s)
+	}
+}
+
+// TestInteropCReloadKeepsResources: the other way round. heartbeat 3.0.6
+// holds both VIPs (the Go node went standby) and restarts itself with
+// heartbeat -R -C all after its ha.cf changed; heartbeat-go must not take
+// back the group it gave away: the restarted node still claims it.
+func TestInteropCReloadKeepsResources(t *testing.T) {
+	c, g, _ := interopLab(t)
+	c.start()
+	g.Start()
+	placed := func(onC, onGo string) func() bool {
+		return func() bool {
+			return c.hasAddr(onC) && !e2e.HasAddr(g.N, onC) && (onGo == "" || e2e.HasAddr(g.N, onGo)) && (onGo == "" || !c.hasAddr(onGo))
+		}
+	}
+	if _, ok := e2e.WaitFor(60*time.Second, placed(vip, vip2)); !ok {
+		c.dump()
+		g.Dump()
+		t.Fatal("the VIPs never settled on their home nodes")
+	}
+	if _, ok := e2e.WaitFor(30*time.Second, func() bool {
+		return strings.Count(g.LogText(), "Initial resource acquisition complete") == 1 &&
+			strings.Count(c.logText(), "Initial resource acquisition complete") == 1 && c.clStatus("rscstatus") == "local"
+	}); !ok {
+		c.dump()
+		g.Dump()
+		t.Fatal("start-up never completed")
+	}
+	g.Tool("hb_standby")
+	bothOnC := func() bool { return placed(vip, "")() && placed(vip2, "")() }
+	if _, ok := e2e.WaitFor(60*time.Second, func() bool {
+		return bothOnC() && c.clStatus("rscstatus") == "all" && goStatus(g, "rscstatus") == "none"
+	}); !ok {
+		c.dump()
+		g.Dump()
+		t.Fatal("hb_standby on heartbeat-go did not move its VIP to heartbeat 3.0.6")
+	}
+	gBefore := len(g.LogText())
+
+	cf := filepath.Join(c.n.Root, "etc-ha.d", "ha.cf")
+	b, err := os.ReadFile(cf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e2e.WriteFile(t, cf, strings.Replace(string(b), "warntime 1\n", "warntime 1500ms\n", 1), 0o644)
+	if out, err := c.n.Output(realHeartbeat, "-r"); err != nil {
+		t.Fatalf("heartbeat -r: %v\n%s", err, out)
+	}
+	if _, ok := e2e.WaitFor(30*time.Second, func() bool {
+		return strings.Contains(g.LogText()[gBefore:], "Heartbeat restart on node hb1") &&
+			strings.Count(c.logText(), "Initial resource acquisition complete") == 2 &&
+			goStatus(g, "nodestatus", "hb1") == "active"
+	}); !ok {
+		c.dump()
+		g.Dump()
+		t.Fatal("heartbeat 3.0.6 did not restart and settle")
+	}
+	bad := func() string {
+		for _, s := range []string{"is dead", "Taking over", "Acquiring resource group", "Releasing resource group", "resource.d/IPaddr2"} {
+			if strings.Contains(g.LogText()[gBefore:], s) {
+				return "heartbeat-go logged " + s
+			}
+		}
+		if !bothOnC() {
+			return "a VIP moved"
+		}
+		return ""
+	}
+	if _, hit := e2e.WaitFor(6*time.Second, func() bool { return bad() != "" }); hit {
+		c.dump()
+		g.Dump()
+		t.Fatalf("after heartbeat 3.0.6's reload: %s", bad())
 	}
 }
