@@ -239,21 +239,19 @@ func (t *Table) Wake() time.Time {
 // PeerWake returns the earliest time Check has something to do about p
 // (zero: never).
 func (t *Table) PeerWake(p *Peer) time.Time {
-	var w time.Time
-	iv := t.interval(p) + time.Nanosecond
-	if p.Status != Dead {
-		w = p.Fresh.Add(iv)
-	}
+	// The earlier of Fresh (unless dead) and the earliest up link's Last,
+	// plus the interval: one Add, not one per candidate.
 	var last time.Time
 	for i := range p.Links {
 		if l := &p.Links[i]; l.Status == LinkUp && (last.IsZero() || l.Last.Before(last)) {
 			last = l.Last
 		}
 	}
-	if !last.IsZero() {
-		if x := last.Add(iv); w.IsZero() || x.Before(w) {
-			w = x
-		}
+	base := last
+	if p.Status != Dead && (last.IsZero() || !last.Before(p.Fresh)) {
+		base = p.Fresh
+	} else if last.IsZero() {
+		return time.Time{}
 	}
-	return w
+	return base.Add(t.interval(p) + time.Nanosecond)
 }

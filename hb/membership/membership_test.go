@@ -1,6 +1,7 @@
 package membership
 
 import (
+	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -82,5 +83,55 @@ func TestLateHeartbeat(t *testing.T) {
 	tb.SetDeadTime("b", 3*time.Second)
 	if tb.Deadline(tb.Peer("b")) != t0.Add(9*time.Second) {
 		t.Fatal("advertised dt not used")
+	}
+}
+
+// peerWakeRef is PeerWake written plainly (one Add per candidate time).
+func peerWakeRef(t *Table, p *Peer) time.Time {
+	var w time.Time
+	iv := t.interval(p) + time.Nanosecond
+	if p.Status != Dead {
+		w = p.Fresh.Add(iv)
+	}
+	var last time.Time
+	for i := range p.Links {
+		if l := &p.Links[i]; l.Status == LinkUp && (last.IsZero() || l.Last.Before(last)) {
+			last = l.Last
+		}
+	}
+	if !last.IsZero() {
+		if x := last.Add(iv); w.IsZero() || x.Before(w) {
+			w = x
+		}
+	}
+	return w
+}
+
+func TestPeerWakeMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	t0 := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	at := func() time.Time {
+		if rng.IntN(8) == 0 {
+			return time.Time{}
+		}
+		return t0.Add(time.Duration(rng.IntN(20)) * time.Second)
+	}
+	for i := range 20000 {
+		tb := New("a", []string{"b"}, []string{"eth0", "eth1", "eth2"}, Timing{Keepalive: time.Second, DeadTime: 10 * time.Second, InitDead: 30 * time.Second}, t0)
+		if rng.IntN(2) == 0 {
+			tb.SetCommUp()
+		}
+		p := tb.Peer("b")
+		p.Status = []Status{Init, Up, Active, Dead}[rng.IntN(4)]
+		p.Fresh = at()
+		for j := range p.Links {
+			p.Links[j].Last = at()
+			if rng.IntN(2) == 0 {
+				p.Links[j].Status = LinkUp
+			}
+		}
+		if got, want := tb.PeerWake(p), peerWakeRef(tb, p); !got.Equal(want) || got.IsZero() != want.IsZero() {
+			t.Fatalf("case %d: %+v: PeerWake %v, want %v", i, *p, got, want)
+		}
 	}
 }
