@@ -263,11 +263,14 @@ type Range struct{ First, Last uint64 }
 // Due returns the runs of missing numbers whose request time has come, and
 // schedules their next request max_rexmit_delay later. It appends to dst.
 func (t *Tracker) Due(now time.Time, dst []Range) []Range {
-	next := now.Add(t.maxDelay)
+	var next time.Time // now + maxDelay, computed when first needed
 	for i := range t.miss {
 		m := &t.miss[i]
 		if m.due.After(now) {
 			continue
+		}
+		if next.IsZero() {
+			next = now.Add(t.maxDelay)
 		}
 		m.due = next
 		if n := len(dst); n > 0 && dst[n-1].Last+1 == m.seq {
