@@ -27,8 +27,9 @@
 // ..."); without any of them (heartbeat would use logd, which heartbeat-go
 // does not have) lines go to syslog's daemon facility, and to stderr in
 // the foreground. Signals: SIGTERM graceful shutdown (releases resources,
-// tells the peers), SIGHUP rereads authkeys (ha.cf changes need a
-// restart), SIGUSR1/SIGUSR2 debug level up/down. systemd: READY=1 at
+// tells the peers), SIGHUP rereads authkeys and, when ha.cf changed,
+// restarts in place with -R -C HOLDING as heartbeat does, keeping its
+// resources (restart.go), SIGUSR1/SIGUSR2 debug level up/down. systemd: READY=1 at
 // comm-up, RELOADING=1, STOPPING=1, and WATCHDOG=1 when WATCHDOG_USEC is
 // set, through $NOTIFY_SOCKET.
 package daemon
