@@ -684,14 +684,7 @@ func (n *Node) receive(medium string, m *wire.Message) (DropReason, *peer) {
 		return DropReplay, nil
 	}
 	if gen > p.gen {
-		if p.gen != 0 {
-			n.event(Event{Kind: PeerRestarted, Node: name, Gen: gen, OldGen: p.gen})
-		}
-		p.recv.Reset()
-		p.gen = gen
-		p.ackseq = 0
-		p.nextProbe = time.Time{}
-		p.maxTS, p.nsSeen = 0, p.nsSeen[:0]
+		n.newGeneration(p, gen)
 	}
 	prev := p.recv.T.Last()
 	v, ack, ackOK, out := p.recv.Accept(n.now, seq, m)
@@ -728,9 +721,32 @@ func (n *Node) receive(medium string, m *wire.Message) (DropReason, *peer) {
 	return Accepted, p
 }
 
+// newGeneration starts tracking p's generation gen, newer than the one
+// tracked so far: the node restarted, and numbers its messages from 1
+// again. Everything known about the old numbering goes (gaps and their
+// pending requests, held-back messages, how far it acknowledged us, the
+// probe), so that nothing is ever asked of the new incarnation by an old
+// number.
+func (n *Node) newGeneration(p *peer, gen uint64) {
+	if p.gen != 0 {
+		n.event(Event{Kind: PeerRestarted, Node: p.name, Gen: gen, OldGen: p.gen})
+	}
+	p.recv.Reset()
+	p.gen = gen
+	p.ackseq = 0
+	p.nextProbe = time.Time{}
+	p.maxTS, p.nsSeen = 0, p.nsSeen[:0]
+}
+
 func (n *Node) receiveNoSeq(p *peer, medium, t string, gen uint64, m *wire.Message) DropReason {
 	if gen < p.gen {
 		return DropReplay
+	}
+	if gen > p.gen && p.gen != 0 {
+		// The first news of a restart can be unsequenced (its status
+		// lost, an ack or a request getting through): the old numbers
+		// are void from now on.
+		n.newGeneration(p, gen)
 	}
 	// Only worth checking (a digest per message) when the node has been
 	// quiet for a keepalive.

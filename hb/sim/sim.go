@@ -118,7 +118,19 @@ type Node struct {
 	Gaps    int     // Lost events (gaps seen in other nodes' sequences)
 	// DeliveredFromOthers counts messages delivered from other nodes.
 	DeliveredFromOthers int
-	Outbox              []*wire.Message // with Options.Capture
+	// RexmitAboveMax lists the NS_rexmit requests addressed to this node
+	// that asked for a seq above the highest it had sent in its current
+	// generation when they arrived (heartbeat 3.0.6 logs "Rexmit of seq
+	// N requested. M is max." for each), as "time from first-last max M".
+	// Most are a probe racing a restart: sent while the node was down or
+	// booting, before its sender could know of the new generation.
+	RexmitAboveMax []string
+	// RexmitStale lists the NS_rexmit requests for this node that another
+	// node sent although it had already heard from this node's current
+	// generation, asking for a seq that generation had not sent: requests
+	// from stale sequence state (a bug in the core).
+	RexmitStale []string
+	Outbox      []*wire.Message // with Options.Capture
 
 	idx       int
 	wake      time.Time
@@ -302,6 +314,7 @@ func (s *Sim) step(limit time.Time) bool {
 		if nd == nil || !nd.Up {
 			continue
 		}
+		s.checkRexmitRequest(nd, p.Payload)
 		s.handle(nd, nd.Core.Receive(next, p.Medium, p.Payload))
 	}
 	for _, nd := range s.Nodes {
@@ -333,6 +346,51 @@ func (s *Sim) sendApp(nd *Node) {
 	s.handle(nd, nd.Core.Command(s.Now, core.Send{Msg: m}))
 }
 
+// rexmitRange returns an NS_rexmit's destination and range.
+func rexmitRange(m *wire.Message) (to string, first, last uint64, ok bool) {
+	t, _ := m.GetBytes(wire.FType)
+	if string(t) != core.TypeRexmit {
+		return "", 0, 0, false
+	}
+	tb, _ := m.GetBytes(wire.FTo)
+	fb, _ := m.GetBytes(wire.FFirstSeq)
+	lb, _ := m.GetBytes(wire.FLastSeq)
+	first, err1 := strconv.ParseUint(string(fb), 10, 64)
+	last, err2 := strconv.ParseUint(string(lb), 10, 64)
+	return string(tb), first, last, err1 == nil && err2 == nil
+}
+
+// checkRexmitSent notes an NS_rexmit that nd sends to a node whose current
+// generation it knows, asking for more than that generation has sent.
+func (s *Sim) checkRexmitSent(nd *Node, m *wire.Message) {
+	to, first, last, ok := rexmitRange(m)
+	if !ok {
+		return
+	}
+	dst := s.byName[to]
+	if dst == nil || !dst.Up || last <= dst.sent[dst.Gen].last {
+		return
+	}
+	for _, ni := range nd.Core.Nodes() {
+		if ni.Name == to && ni.Generation == dst.Gen {
+			dst.RexmitStale = append(dst.RexmitStale, fmt.Sprintf("%v %s %d-%d max %d", s.Now.Sub(s.O.Start), nd.Name, first, last, dst.sent[dst.Gen].last))
+		}
+	}
+}
+
+// checkRexmitRequest notes an NS_rexmit for nd asking for more than nd's
+// current generation has sent.
+func (s *Sim) checkRexmitRequest(nd *Node, m *wire.Message) {
+	to, first, last, ok := rexmitRange(m)
+	if !ok || to != nd.Name {
+		return
+	}
+	if max := nd.sent[nd.Gen].last; last > max {
+		src, _ := m.GetBytes(wire.FOrig)
+		nd.RexmitAboveMax = append(nd.RexmitAboveMax, fmt.Sprintf("%v %s %d-%d max %d", s.Now.Sub(s.O.Start), src, first, last, max))
+	}
+}
+
 // Command passes a command to a node and handles its output.
 func (s *Sim) Command(name string, c core.Command) {
 	nd := s.byName[name]
@@ -353,6 +411,7 @@ func (s *Sim) Inject(name, medium string, m *wire.Message) core.DropReason {
 func (s *Sim) handle(nd *Node, out core.Output) {
 	s.setWake(nd, out.Wake)
 	for _, o := range out.Send {
+		s.checkRexmitSent(nd, o.Msg)
 		if !o.Retransmit {
 			s.recordSent(nd, o.Msg)
 		} else if s.O.Capture {
