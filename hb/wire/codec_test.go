@@ -2,15 +2,12 @@ package wire
 
 import (
 	"bytes"
-	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/heartbeat-go/heartbeat/authkeys"
-	"golang.org/x/sys/unix"
+	"github.com/heartbeat-go/heartbeat/hb/lineartest"
 )
 
 // Vectors recorded from heartbeat's own message library (libplumb.so.2 of
@@ -461,84 +458,13 @@ func TestLinearTime(t *testing.T) {
 			return []byte("###\n" + strings.Repeat(s, n/len(s)) + "%%%\n")
 		},
 	}
-	const bound = 40.0
 	for name, gen := range shapes {
 		large := gen(MaxMessage - 64)
-		small := gen((MaxMessage - 64) / 16)
 		if len(large) > MaxMessage {
 			t.Fatalf("%s: generator made %d bytes, over MaxMessage", name, len(large))
 		}
-		size := float64(len(large)) / float64(len(small))
-		if size < 15 || size > 17 {
-			t.Fatalf("%s: sizes %d and %d are not 1:16", name, len(small), len(large))
-		}
-		if a, b := allocBytes(small), allocBytes(large); float64(b) > bound*float64(a) {
-			t.Errorf("%s: allocates %d bytes for %d bytes of input, %d bytes for %d (%.0fx for %.0fx the input)",
-				name, a, len(small), b, len(large), float64(b)/float64(a), size)
-		}
-		var ratio float64
-		var ts, tl time.Duration
-		for range 3 {
-			ts, tl = timeParse(small, large)
-			if ratio = float64(tl) / float64(ts); ratio < bound {
-				break
-			}
-		}
-		t.Logf("%s: %v for %d bytes, %v for %d bytes: %.1fx", name, ts, len(small), tl, len(large), ratio)
-		if ratio >= bound {
-			t.Errorf("%s: not linear: %v for %d bytes, %v for %d bytes (%.0fx for %.0fx the input; linear ~16x, quadratic ~256x)",
-				name, ts, len(small), tl, len(large), ratio, size)
-		}
+		lineartest.Check(t, name, gen((MaxMessage-64)/16), large, func(b []byte) { Parse(b) })
 	}
-}
-
-// timeParse returns the least CPU time of several parses of small and
-// of large, interleaved so that a burst of load hits both. CPU time of
-// this thread, not wall time, so time spent descheduled on a busy machine
-// does not count.
-func timeParse(small, large []byte) (ts, tl time.Duration) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	// No collection inside a timed parse: its cost depends on the heap,
-	// not on the parser.
-	defer debug.SetGCPercent(debug.SetGCPercent(-1))
-	ts, tl = time.Duration(1<<62), time.Duration(1<<62)
-	for range 7 {
-		for i, b := range [][]byte{small, large} {
-			runtime.GC()
-			start := threadCPU()
-			Parse(b)
-			d := threadCPU() - start
-			if i == 0 {
-				ts = min(ts, d)
-			} else {
-				tl = min(tl, d)
-			}
-		}
-	}
-	return ts, tl
-}
-
-func threadCPU() time.Duration {
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
-		panic(err)
-	}
-	return time.Duration(ts.Nano())
-}
-
-// allocBytes returns the bytes one Parse of b allocates (the least over a
-// few runs, in case the runtime allocated something meanwhile).
-func allocBytes(b []byte) uint64 {
-	best := uint64(1 << 63)
-	for range 3 {
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		Parse(b)
-		runtime.ReadMemStats(&after)
-		best = min(best, after.TotalAlloc-before.TotalAlloc)
-	}
-	return best
 }
 
 // statusMessage is a status heartbeat as heartbeat 3.0.6 sends it.
