@@ -44,7 +44,12 @@
 //     min(keepalive, max_rexmit_delay) until it hears from it. A live node
 //     whose keepalives were lost answers with retransmissions (fresh
 //     messages); a dead one never does. Heartbeat peers answer such a
-//     request as any other.
+//     request as any other. The numbers asked for are always the current
+//     generation's: any message of a newer generation (an unsequenced one
+//     too) resets the node's gaps, held messages and probe. A probe sent
+//     while a node restarts, before anything of its new generation has
+//     arrived, can still reach the new incarnation (heartbeat 3.0.6 then
+//     logs "Rexmit of seq N requested. M is max." and answers nothing).
 //   - Suppression: a retransmission request overheard from another node
 //     postpones our own request for the same messages (its answer reaches
 //     everyone), and our probe of the same node.
