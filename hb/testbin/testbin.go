@@ -4,12 +4,16 @@
 package testbin
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 var (
@@ -32,7 +36,8 @@ func Dir(t testing.TB) string {
 			buildEr = err
 			return
 		}
-		dir, err = os.MkdirTemp("", "heartbeat-go-bin-")
+		removeStale()
+		dir, err = os.MkdirTemp("", fmt.Sprintf("%s%d-", prefix, os.Getpid()))
 		if err != nil {
 			buildEr = err
 			return
@@ -80,6 +85,32 @@ func Shared(t testing.TB) string {
 		t.Skipf("../shared is not beside the checkout: %v", err)
 	}
 	return p
+}
+
+// prefix names the build directories; the building process's PID
+// follows it, so a later test process can tell which builds are orphans.
+const prefix = "heartbeat-go-bin-"
+
+// removeStale deletes the build directories of test processes that have
+// exited: a test binary has no hook that runs after its last test, so each
+// one leaves its build behind, and the next one clears them.
+func removeStale() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), prefix+"*"))
+	for _, d := range dirs {
+		rest := strings.TrimPrefix(filepath.Base(d), prefix)
+		pidText, _, ok := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidText)
+		if ok && err == nil && pid > 0 && syscall.Kill(pid, 0) != syscall.ESRCH {
+			continue // its process still runs
+		}
+		if !ok || err != nil {
+			// An older build without a PID: only once it is an hour old.
+			if fi, err := os.Stat(d); err != nil || time.Since(fi.ModTime()) < time.Hour {
+				continue
+			}
+		}
+		os.RemoveAll(d)
+	}
 }
 
 func moduleRoot() (string, error) {
