@@ -31,7 +31,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -240,6 +242,29 @@ func (c *counters) Stats() Stats {
 		}
 	}
 	return s
+}
+
+// readSocket runs one blocking read on a socket that ctx can interrupt
+// (through the read deadline) and sorts its failure: the context's error,
+// ErrClosed once the medium is closed, or the read's own error, which is
+// recorded in c. at is when the read returned.
+func readSocket(ctx context.Context, conn interface{ SetReadDeadline(time.Time) error }, closed *atomic.Bool, c *counters, read func() error) (at time.Time, err error) {
+	_ = conn.SetReadDeadline(time.Time{})
+	stop := watchCtx(ctx, func() { _ = conn.SetReadDeadline(time.Unix(1, 0)) })
+	err = read()
+	at = time.Now()
+	stop()
+	if err == nil {
+		return at, nil
+	}
+	if cerr := ctx.Err(); cerr != nil {
+		return at, cerr
+	}
+	if closed.Load() || errors.Is(err, net.ErrClosed) {
+		return at, ErrClosed
+	}
+	c.setErr(err)
+	return at, err
 }
 
 // watchCtx arranges for unblock to run when ctx is cancelled while a

@@ -230,19 +230,13 @@ func (p *Ping) Recv(ctx context.Context) (Packet, error) {
 		if p.closed.Load() {
 			return Packet{}, ErrClosed
 		}
-		_ = p.conn.SetReadDeadline(time.Time{})
-		stop := watchCtx(ctx, func() { _ = p.conn.SetReadDeadline(time.Unix(1, 0)) })
-		n, from, err := p.conn.ReadFromIP(buf)
-		at := time.Now()
-		stop()
+		var n int
+		var from *net.IPAddr
+		at, err := readSocket(ctx, p.conn, &p.closed, &p.counters, func() (err error) {
+			n, from, err = p.conn.ReadFromIP(buf)
+			return err
+		})
 		if err != nil {
-			if cerr := ctx.Err(); cerr != nil {
-				return Packet{}, cerr
-			}
-			if p.closed.Load() || errors.Is(err, net.ErrClosed) {
-				return Packet{}, ErrClosed
-			}
-			p.setErr(err)
 			return Packet{}, err
 		}
 		src, _ := netip.AddrFromSlice(from.IP)

@@ -476,19 +476,13 @@ func (u *UDP) Recv(ctx context.Context) (Packet, error) {
 		if u.closed.Load() {
 			return Packet{}, ErrClosed
 		}
-		_ = u.rconn.SetReadDeadline(time.Time{})
-		stop := watchCtx(ctx, func() { _ = u.rconn.SetReadDeadline(time.Unix(1, 0)) })
-		n, from, err := u.rconn.ReadFromUDPAddrPort(buf)
-		at := time.Now()
-		stop()
+		var n int
+		var from netip.AddrPort
+		at, err := readSocket(ctx, u.rconn, &u.closed, &u.counters, func() (err error) {
+			n, from, err = u.rconn.ReadFromUDPAddrPort(buf)
+			return err
+		})
 		if err != nil {
-			if cerr := ctx.Err(); cerr != nil {
-				return Packet{}, cerr
-			}
-			if u.closed.Load() || errors.Is(err, net.ErrClosed) {
-				return Packet{}, ErrClosed
-			}
-			u.setErr(err)
 			return Packet{}, err
 		}
 		if n == 0 {
