@@ -509,44 +509,31 @@ func nodeStatus(c *call) int {
 	return exitFailure
 }
 
-func nodeType(c *call) int {
-	n, code := c.node(msgNoEnough, msgBadNode)
-	if n == nil {
-		return code
+// nodeField makes a sub-command that prints one property of a node,
+// plain or, with -m, in heartbeat's sentence (node name, then value).
+func nodeField(notEnough, badNode, sentence string, value func(*ctl.Node) string) func(*call) int {
+	return func(c *call) int {
+		n, code := c.node(notEnough, badNode)
+		if n == nil {
+			return code
+		}
+		if c.has('m') {
+			c.out(sentence+"\n", c.args[0], value(n))
+		} else {
+			c.out("%s\n", value(n))
+		}
+		return exitOK
 	}
-	if c.has('m') {
-		c.out("The node %s's type: %s\n", c.args[0], n.Type)
-	} else {
-		c.out("%s\n", n.Type)
-	}
-	return exitOK
 }
 
-func nodeWeight(c *call) int {
-	n, code := c.node(msgNotEnough, msgBadNodeWeight)
-	if n == nil {
-		return code
-	}
-	if c.has('m') {
-		c.out("The weight of the cluster node %s is %d\n", c.args[0], n.Weight)
-	} else {
-		c.out("%d\n", n.Weight)
-	}
-	return exitOK
-}
-
-func nodeSite(c *call) int {
-	n, code := c.node(msgNotEnough, msgBadNode)
-	if n == nil {
-		return code
-	}
-	if c.has('m') {
-		c.out("The site of the cluster node %s is %s\n", c.args[0], n.Site)
-	} else {
-		c.out("%s\n", n.Site)
-	}
-	return exitOK
-}
+var (
+	nodeType = nodeField(msgNoEnough, msgBadNode, "The node %s's type: %s",
+		func(n *ctl.Node) string { return string(n.Type) })
+	nodeWeight = nodeField(msgNotEnough, msgBadNodeWeight, "The weight of the cluster node %s is %s",
+		func(n *ctl.Node) string { return strconv.Itoa(n.Weight) })
+	nodeSite = nodeField(msgNotEnough, msgBadNode, "The site of the cluster node %s is %s",
+		func(n *ctl.Node) string { return n.Site })
+)
 
 func listLinks(c *call) int {
 	if len(c.args) < 1 {
