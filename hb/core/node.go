@@ -635,10 +635,68 @@ func (n *Node) Receive(now time.Time, medium string, m *wire.Message) Output {
 	return n.finishPeer(p)
 }
 
+// header is the fields receive reads, found in one pass over a message's
+// fields; each is the first field of its name, as wire.Message.GetBytes
+// finds it.
+type header struct {
+	t, src, ts, hg, srcUUID, seq, dest, destUUID           []byte
+	okT, okSrc, okTS, okHg, okSrcUUID, okSeq, okDest, okDU bool
+}
+
+func (h *header) scan(m *wire.Message) {
+	for i := range m.Fields {
+		f := &m.Fields[i]
+		switch f.Name {
+		case wire.FType:
+			if !h.okT {
+				h.t, h.okT = f.Value, true
+			}
+		case wire.FOrig:
+			if !h.okSrc {
+				h.src, h.okSrc = f.Value, true
+			}
+		case wire.FTime:
+			if !h.okTS {
+				h.ts, h.okTS = f.Value, true
+			}
+		case wire.FHg:
+			if !h.okHg {
+				h.hg, h.okHg = f.Value, true
+			}
+		case wire.FOrigUUID:
+			if !h.okSrcUUID {
+				h.srcUUID, h.okSrcUUID = f.Value, true
+			}
+		case wire.FSeq:
+			if !h.okSeq {
+				h.seq, h.okSeq = f.Value, true
+			}
+		case wire.FTo:
+			if !h.okDest {
+				h.dest, h.okDest = f.Value, true
+			}
+		case wire.FToUUID:
+			if !h.okDU {
+				h.destUUID, h.okDU = f.Value, true
+			}
+		}
+	}
+}
+
+// toUs is isToUs on the scanned fields.
+func (h *header) toUs(self string, uuid [16]byte) bool {
+	if h.okDU && len(h.destUUID) == 16 {
+		return bytes.Equal(h.destUUID, uuid[:])
+	}
+	return !h.okDest || equalLower(h.dest, self)
+}
+
 func (n *Node) receive(medium string, m *wire.Message) (DropReason, *peer) {
-	t, okT := m.GetBytes(wire.FType)
-	src, okS := m.GetBytes(wire.FOrig)
-	ts, okTS := m.GetBytes(wire.FTime)
+	var h header
+	h.scan(m)
+	t, okT := h.t, h.okT
+	src, okS := h.src, h.okSrc
+	ts, okTS := h.ts, h.okTS
 	if !okT || !okS || !okTS || len(t) == 0 || len(src) == 0 {
 		return DropMalformed, nil
 	}
@@ -648,7 +706,7 @@ func (n *Node) receive(medium string, m *wire.Message) (DropReason, *peer) {
 	if equalLower(src, n.self) {
 		// Our own packet looped back: only a recent one of this run
 		// (our generation, our clock) counts, not a replay.
-		g, _ := parseHex(mustBytes(m, wire.FHg))
+		g, _ := parseHex(h.hg)
 		if v, _ := parseHex(ts); g == n.cfg.Generation && int64(v) >= n.now.Unix()-2 {
 			n.ownLinkUp(medium)
 		}
@@ -663,21 +721,21 @@ func (n *Node) receive(medium string, m *wire.Message) (DropReason, *peer) {
 	}
 	name := p.name
 	var gen uint64
-	if g, ok := m.GetBytes(wire.FHg); ok {
+	if g, ok := h.hg, h.okHg; ok {
 		v, ok := parseHex(g)
 		if !ok {
 			return DropMalformed, nil
 		}
 		gen = v
 	}
-	if u, ok := m.GetBytes(wire.FOrigUUID); ok && len(u) == 16 && !p.haveUUID {
+	if u, ok := h.srcUUID, h.okSrcUUID; ok && len(u) == 16 && !p.haveUUID {
 		copy(p.uuid[:], u)
 		p.haveUUID = true
 	}
 	if bytes.HasPrefix(t, []byte(NoSeqPrefix)) {
 		return n.receiveNoSeq(p, medium, string(t), gen, m), p
 	}
-	sb, ok := m.GetBytes(wire.FSeq)
+	sb, ok := h.seq, h.okSeq
 	if !ok {
 		return DropMalformed, nil
 	}
@@ -701,7 +759,7 @@ func (n *Node) receive(medium string, m *wire.Message) (DropReason, *peer) {
 	if !v.Fresh() {
 		return DropDuplicate, p
 	}
-	if ts, _ := parseHex(mustBytes(m, wire.FTime)); ts > p.maxTS {
+	if ts, _ := parseHex(ts); ts > p.maxTS {
 		p.noteTS(n.now, ts)
 	}
 	if ackOK && !n.oldPeer {
@@ -720,7 +778,7 @@ func (n *Node) receive(medium string, m *wire.Message) (DropReason, *peer) {
 	// re-enter the receiver only through GiveUp, never here, but be safe).
 	n.deliverings = append(n.deliverings[:0], out...)
 	n.deliverAll(p, n.deliverings, true)
-	if !isToUs(m, n.self, n.cfg.UUID) {
+	if !h.toUs(n.self, n.cfg.UUID) {
 		return DropNotForUs, p
 	}
 	return Accepted, p
