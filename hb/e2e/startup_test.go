@@ -1,30 +1,29 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/heartbeat-go/heartbeat/hb/netlab"
 	"github.com/heartbeat-go/heartbeat/hb/testbin"
 )
 
 // startRelative starts node n with its directories given relative to
 // n.Dir, the directory it runs in, and returns its combined output.
-func startRelative(t *testing.T, n *Node, env ...string) (*exec.Cmd, *syncBuffer) {
+func startRelative(t *testing.T, n *Node, env ...string) (*exec.Cmd, *netlab.SyncBuffer) {
 	t.Helper()
 	cmd := exec.Command(testbin.Heartbeat(t), "-f", "--node", n.Spec.Name, "--bind", n.Spec.Addr,
 		"--config-dir", "etc", "--state-dir", "var", "--run-dir", "run")
 	cmd.Dir = n.Dir
 	cmd.Env = append(os.Environ(), env...)
-	out := &syncBuffer{}
+	out := &netlab.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -45,23 +44,6 @@ func startRelative(t *testing.T, n *Node, env ...string) (*exec.Cmd, *syncBuffer
 		}
 	})
 	return cmd, out
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestLoopbackRelativeDirs: heartbeat -f --config-dir etc ... started in

@@ -508,7 +508,7 @@ func Do(ns string, f func() error) error {
 type Proc struct {
 	Cmd  *exec.Cmd
 	PID  int
-	out  syncBuffer
+	out  SyncBuffer
 	done chan struct{}
 	err  error
 }
@@ -585,18 +585,20 @@ func (l *Lab) startCmd(cmd *exec.Cmd, p *Proc) (*Proc, error) {
 	return p, nil
 }
 
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer that a process's output goroutine and a
+// test may use at the same time.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
