@@ -814,7 +814,7 @@ func (n *Node) receiveNoSeq(p *peer, medium, t string, gen uint64, m *wire.Messa
 	// Only worth checking (a digest per message) when the node has been
 	// quiet for a keepalive.
 	fresh := gen == p.gen && gen != 0 && !n.cfg.HeartbeatLiveness &&
-		n.now.Sub(p.mp.Fresh) >= n.cfg.Keepalive && n.nsFresh(p, m)
+		membership.Elapsed(n.now, p.mp.Fresh) >= n.cfg.Keepalive && n.nsFresh(p, m)
 	n.changes = n.tab.HeardPeer(n.now, p.mp, medium, fresh, n.changes)
 	if !isToUs(m, n.self, n.cfg.UUID) {
 		switch t {
@@ -909,7 +909,7 @@ func (n *Node) nsFresh(p *peer, m *wire.Message) bool {
 		return false
 	case ts > p.maxTS:
 		p.noteTS(n.now, ts)
-	case n.now.Sub(p.maxTSAt) > nsWindow:
+	case membership.Elapsed(n.now, p.maxTSAt) > nsWindow:
 		return false
 	}
 	d := digest(m)

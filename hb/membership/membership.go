@@ -175,7 +175,7 @@ func (t *Table) HeardPeer(now time.Time, p *Peer, link string, fresh bool, dst [
 		}
 	}
 	if fresh {
-		if gap := now.Sub(p.Fresh); p.Status != Dead && t.timing.WarnTime > 0 && gap > t.timing.WarnTime && p.Status != Init {
+		if gap := Elapsed(now, p.Fresh); p.Status != Dead && t.timing.WarnTime > 0 && gap > t.timing.WarnTime && p.Status != Init {
 			dst = append(dst, Change{Kind: Late, Node: p.Name, Interval: gap})
 		}
 		if now.After(p.Fresh) {
@@ -209,14 +209,14 @@ func (t *Table) SetDeadTime(node string, d time.Duration) {
 func (t *Table) Check(now time.Time, dst []Change) []Change {
 	for _, p := range t.peers {
 		iv := t.interval(p)
-		if p.Status != Dead && now.Sub(p.Fresh) > iv {
+		if p.Status != Dead && Elapsed(now, p.Fresh) > iv {
 			p.Status = Dead
 			p.Heard = false
 			dst = append(dst, Change{Kind: NodeDead, Node: p.Name})
 		}
 		for i := range p.Links {
 			l := &p.Links[i]
-			if l.Status == LinkUp && now.Sub(l.Last) > iv {
+			if l.Status == LinkUp && Elapsed(now, l.Last) > iv {
 				l.Status = LinkDead
 				dst = append(dst, Change{Kind: LinkChanged, Node: p.Name, Link: l.Name, Status: LinkDead})
 			}
@@ -254,4 +254,19 @@ func (t *Table) PeerWake(p *Peer) time.Time {
 		return time.Time{}
 	}
 	return base.Add(t.interval(p) + time.Nanosecond)
+}
+
+// Elapsed is a.Sub(b), computed from seconds and nanoseconds when neither
+// time carries a monotonic reading and the difference fits a Duration
+// exactly: Time.Sub of two wall-clock-only times goes through Add and Equal,
+// which costs more than the rest of Check. Otherwise it is a.Sub(b) itself.
+func Elapsed(a, b time.Time) time.Duration {
+	const lim = 1 << 62
+	sa, sb := a.Unix(), b.Unix()
+	if sa > -lim && sa < lim && sb > -lim && sb < lim && a == a.Round(0) && b == b.Round(0) {
+		if d := sa - sb; d > -9e9 && d < 9e9 {
+			return time.Duration(d)*time.Second + time.Duration(a.Nanosecond()-b.Nanosecond())
+		}
+	}
+	return a.Sub(b)
 }
