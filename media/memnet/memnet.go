@@ -352,7 +352,13 @@ func (n *Network[P]) InFlight() int { return len(n.heap) }
 // order (ties in send order), dropping those whose link was cut or whose
 // receiver went down meanwhile.
 func (n *Network[P]) Deliver(now time.Time, dst []Packet[P]) []Packet[P] {
-	for len(n.heap) > 0 && !n.slab[n.heap[0].slot].p.At.After(now) {
+	if len(n.heap) == 0 {
+		return dst
+	}
+	// Compared as heap keys (the order the heap keeps): no trip to the
+	// slab for the packet's At, no Time comparison per packet.
+	nowKey := n.key(now)
+	for len(n.heap) > 0 && n.heap[0].at <= nowKey {
 		it := n.pop()
 		if !n.connected(it.from, it.to) {
 			n.Stats.Cut++
