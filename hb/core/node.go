@@ -648,38 +648,29 @@ func (h *header) scan(m *wire.Message) {
 		f := &m.Fields[i]
 		switch f.Name {
 		case wire.FType:
-			if !h.okT {
-				h.t, h.okT = f.Value, true
-			}
+			first(&h.t, &h.okT, f.Value)
 		case wire.FOrig:
-			if !h.okSrc {
-				h.src, h.okSrc = f.Value, true
-			}
+			first(&h.src, &h.okSrc, f.Value)
 		case wire.FTime:
-			if !h.okTS {
-				h.ts, h.okTS = f.Value, true
-			}
+			first(&h.ts, &h.okTS, f.Value)
 		case wire.FHg:
-			if !h.okHg {
-				h.hg, h.okHg = f.Value, true
-			}
+			first(&h.hg, &h.okHg, f.Value)
 		case wire.FOrigUUID:
-			if !h.okSrcUUID {
-				h.srcUUID, h.okSrcUUID = f.Value, true
-			}
+			first(&h.srcUUID, &h.okSrcUUID, f.Value)
 		case wire.FSeq:
-			if !h.okSeq {
-				h.seq, h.okSeq = f.Value, true
-			}
+			first(&h.seq, &h.okSeq, f.Value)
 		case wire.FTo:
-			if !h.okDest {
-				h.dest, h.okDest = f.Value, true
-			}
+			first(&h.dest, &h.okDest, f.Value)
 		case wire.FToUUID:
-			if !h.okDU {
-				h.destUUID, h.okDU = f.Value, true
-			}
+			first(&h.destUUID, &h.okDU, f.Value)
 		}
+	}
+}
+
+// first keeps the value of the first field of a name, as Message.Get does.
+func first(v *[]byte, ok *bool, val []byte) {
+	if !*ok {
+		*v, *ok = val, true
 	}
 }
 
