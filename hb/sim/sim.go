@@ -81,6 +81,17 @@ type Timed struct {
 	Event core.Event
 }
 
+// pkt is what the simulated network carries: the message, with what the
+// checks need from it read once when it is sent rather than at each of its
+// deliveries.
+type pkt struct {
+	msg *wire.Message
+	// rexmitTo is the index of the node an NS_rexmit asks (-1: not an
+	// NS_rexmit, or for no simulated node); first..last its range.
+	rexmitTo    int
+	first, last uint64
+}
+
 type sentRec struct {
 	msg  *wire.Message
 	dest string // "" = everyone
@@ -147,14 +158,14 @@ type Node struct {
 type Sim struct {
 	T          testing.TB
 	O          Options
-	Net        *memnet.Network[*wire.Message]
+	Net        *memnet.Network[*pkt]
 	Now        time.Time
 	Nodes      []*Node
 	byName     map[string]*Node
 	rng        *rand.Rand
 	violations []string
 	holes      []string
-	pkts       []memnet.Packet[*wire.Message]
+	pkts       []memnet.Packet[*pkt]
 	names      []string
 	steps      int
 }
@@ -187,7 +198,7 @@ func New(t testing.TB, o Options) *Sim {
 		t.Fatalf("sim: Options.Start %v out of range (1700..2200)", o.Start)
 	}
 	s := &Sim{T: t, O: o, Now: o.Start, byName: map[string]*Node{}, rng: rand.New(rand.NewPCG(o.Seed, 0x5eed))}
-	s.Net = memnet.New[*wire.Message](rand.New(rand.NewPCG(o.Seed, 1)))
+	s.Net = memnet.New[*pkt](rand.New(rand.NewPCG(o.Seed, 1)))
 	s.Net.SetDelay(memnet.AllLinks, o.Delay, o.Jitter)
 	for i := range o.Nodes {
 		s.names = append(s.names, fmt.Sprintf("n%02d", i+1))
@@ -314,8 +325,10 @@ func (s *Sim) step(limit time.Time) bool {
 		if nd == nil || !nd.Up {
 			continue
 		}
-		s.checkRexmitRequest(nd, p.Payload)
-		s.handle(nd, nd.Core.Receive(next, p.Medium, p.Payload))
+		if p.Payload.rexmitTo == nd.idx {
+			s.checkRexmitRequest(nd, p.Payload)
+		}
+		s.handle(nd, nd.Core.Receive(next, p.Medium, p.Payload.msg))
 	}
 	for _, nd := range s.Nodes {
 		if !nd.Up {
@@ -360,15 +373,26 @@ func rexmitRange(m *wire.Message) (to string, first, last uint64, ok bool) {
 	return string(tb), first, last, err1 == nil && err2 == nil
 }
 
+// newPkt wraps m for the network, noting where an NS_rexmit goes.
+func (s *Sim) newPkt(m *wire.Message) *pkt {
+	k := &pkt{msg: m, rexmitTo: -1}
+	if to, first, last, ok := rexmitRange(m); ok {
+		if dst := s.byName[to]; dst != nil {
+			k.rexmitTo, k.first, k.last = dst.idx, first, last
+		}
+	}
+	return k
+}
+
 // checkRexmitSent notes an NS_rexmit that nd sends to a node whose current
 // generation it knows, asking for more than that generation has sent.
-func (s *Sim) checkRexmitSent(nd *Node, m *wire.Message) {
-	to, first, last, ok := rexmitRange(m)
-	if !ok {
+func (s *Sim) checkRexmitSent(nd *Node, k *pkt) {
+	if k.rexmitTo < 0 {
 		return
 	}
-	dst := s.byName[to]
-	if dst == nil || !dst.Up || last <= dst.sent[dst.Gen].last {
+	dst := s.Nodes[k.rexmitTo]
+	to, first, last := dst.Name, k.first, k.last
+	if !dst.Up || last <= dst.sent[dst.Gen].last {
 		return
 	}
 	for _, ni := range nd.Core.Nodes() {
@@ -378,15 +402,12 @@ func (s *Sim) checkRexmitSent(nd *Node, m *wire.Message) {
 	}
 }
 
-// checkRexmitRequest notes an NS_rexmit for nd asking for more than nd's
-// current generation has sent.
-func (s *Sim) checkRexmitRequest(nd *Node, m *wire.Message) {
-	to, first, last, ok := rexmitRange(m)
-	if !ok || to != nd.Name {
-		return
-	}
+// checkRexmitRequest notes an NS_rexmit for nd (k.rexmitTo is nd) asking
+// for more than nd's current generation has sent.
+func (s *Sim) checkRexmitRequest(nd *Node, k *pkt) {
+	first, last := k.first, k.last
 	if max := nd.sent[nd.Gen].last; last > max {
-		src, _ := m.GetBytes(wire.FOrig)
+		src, _ := k.msg.GetBytes(wire.FOrig)
 		nd.RexmitAboveMax = append(nd.RexmitAboveMax, fmt.Sprintf("%v %s %d-%d max %d", s.Now.Sub(s.O.Start), src, first, last, max))
 	}
 }
@@ -411,7 +432,8 @@ func (s *Sim) Inject(name, medium string, m *wire.Message) core.DropReason {
 func (s *Sim) handle(nd *Node, out core.Output) {
 	s.setWake(nd, out.Wake)
 	for _, o := range out.Send {
-		s.checkRexmitSent(nd, o.Msg)
+		k := s.newPkt(o.Msg)
+		s.checkRexmitSent(nd, k)
 		if !o.Retransmit {
 			s.recordSent(nd, o.Msg)
 		} else if s.O.Capture {
@@ -422,7 +444,7 @@ func (s *Sim) handle(nd *Node, out core.Output) {
 			media = s.O.Media
 		}
 		for _, md := range media {
-			s.Net.Send(s.Now, nd.Name, md, o.Msg)
+			s.Net.Send(s.Now, nd.Name, md, k)
 		}
 	}
 	for _, e := range out.Events {
