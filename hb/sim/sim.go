@@ -168,6 +168,12 @@ type Sim struct {
 	pkts       []memnet.Packet[*pkt]
 	names      []string
 	steps      int
+	// The earliest wake or app time of any up node (nodeMinNs as ns), when
+	// minOK: most steps only deliver a packet, and need not look at every
+	// node.
+	nodeMin   time.Time
+	nodeMinNs int64
+	minOK     bool
 }
 
 // New builds a simulation; nodes start at the first step.
@@ -233,6 +239,7 @@ func (s *Sim) boot(nd *Node) {
 	}
 	nd.Core = c
 	nd.Up = true
+	s.minOK = false
 	// Nodes do not start in lockstep.
 	s.setWake(nd, s.Now.Add(time.Duration(s.rng.Int64N(int64(s.O.Keepalive)))))
 	nd.sent = map[uint64]*sentLog{nd.Gen: {}}
@@ -254,12 +261,47 @@ func (s *Sim) ns(t time.Time) int64 {
 
 func (s *Sim) setWake(nd *Node, t time.Time) {
 	if t != nd.wake {
+		old := nd.wakeNs
 		nd.wake, nd.wakeNs = t, s.ns(t)
+		s.moved(nd, old, nd.wake, nd.wakeNs)
 	}
 }
 
 func (s *Sim) setNextApp(nd *Node, t time.Time) {
+	old := nd.nextAppNs
 	nd.nextApp, nd.nextAppNs = t, s.ns(t)
+	s.moved(nd, old, nd.nextApp, nd.nextAppNs)
+}
+
+// moved keeps nodeMin up to date when one of nd's times went from old to t.
+func (s *Sim) moved(nd *Node, old int64, t time.Time, tNs int64) {
+	switch {
+	case !s.minOK || !nd.Up:
+	case !t.IsZero() && tNs < s.nodeMinNs:
+		s.nodeMin, s.nodeMinNs = t, tNs
+	case old == s.nodeMinNs:
+		s.minOK = false // it may have been the earliest
+	}
+}
+
+// earliest computes nodeMin when it is not known.
+func (s *Sim) earliest() {
+	if s.minOK {
+		return
+	}
+	s.nodeMin, s.nodeMinNs = time.Time{}, math.MaxInt64
+	for _, nd := range s.Nodes {
+		if !nd.Up {
+			continue
+		}
+		if nd.wakeNs < s.nodeMinNs {
+			s.nodeMin, s.nodeMinNs = nd.wake, nd.wakeNs
+		}
+		if !nd.nextApp.IsZero() && nd.nextAppNs < s.nodeMinNs {
+			s.nodeMin, s.nodeMinNs = nd.nextApp, nd.nextAppNs
+		}
+	}
+	s.minOK = true
 }
 
 // Node returns the named node (n01, n02, ...).
@@ -295,16 +337,9 @@ func (s *Sim) step(limit time.Time) bool {
 			next, nextNs, found = at, a, true
 		}
 	}
-	for _, nd := range s.Nodes {
-		if !nd.Up {
-			continue
-		}
-		if nd.wakeNs < nextNs || !found && nd.wakeNs == nextNs {
-			next, nextNs, found = nd.wake, nd.wakeNs, true
-		}
-		if !nd.nextApp.IsZero() && (nd.nextAppNs < nextNs || !found && nd.nextAppNs == nextNs) {
-			next, nextNs, found = nd.nextApp, nd.nextAppNs, true
-		}
+	s.earliest()
+	if s.nodeMinNs < nextNs || !found && s.nodeMinNs == nextNs && s.nodeMinNs != math.MaxInt64 {
+		next, nextNs, found = s.nodeMin, s.nodeMinNs, true
 	}
 	if !found {
 		return false
@@ -329,6 +364,9 @@ func (s *Sim) step(limit time.Time) bool {
 			s.checkRexmitRequest(nd, p.Payload)
 		}
 		s.handle(nd, nd.Core.Receive(next, p.Medium, p.Payload.msg))
+	}
+	if s.earliest(); s.nodeMinNs > nextNs {
+		return true // no node is due
 	}
 	for _, nd := range s.Nodes {
 		if !nd.Up {
@@ -584,6 +622,7 @@ func (s *Sim) Crash(name string) {
 	nd := s.byName[name]
 	nd.Up = false
 	nd.Crashed = true
+	s.minOK = false
 	s.Net.SetDown(name, true)
 }
 
