@@ -73,6 +73,7 @@ import (
 	"time"
 
 	"github.com/heartbeat-go/heartbeat/hb/membership"
+	"github.com/heartbeat-go/heartbeat/hb/mono"
 	"github.com/heartbeat-go/heartbeat/hb/rexmit"
 	"github.com/heartbeat-go/heartbeat/hb/wire"
 )
@@ -93,13 +94,13 @@ type peer struct {
 	haveUUID  bool
 	gen       uint64
 	diedGen   uint64    // generation it had when declared dead (0: not dead)
-	diedAt    time.Time // when it was declared dead
-	lastAlive time.Time // its last proof of life before that
+	diedAt    mono.Time // when it was declared dead
+	lastAlive mono.Time // its last proof of life before that
 	recv      *rexmit.Receiver[*wire.Message]
-	ackseq    uint64 // how far it acknowledged our messages
-	nextProbe time.Time
+	ackseq    uint64    // how far it acknowledged our messages
+	nextProbe mono.Time // 0: none asked for
 	maxTS     uint64    // highest "ts" seen on a fresh message
-	maxTSAt   time.Time // when maxTS was first seen
+	maxTSAt   mono.Time // when maxTS was first seen
 	nsSeen    []uint64  // digests of NS_ messages seen with ts == maxTS
 }
 
@@ -120,12 +121,13 @@ type Node struct {
 	oldPeer  bool   // a peer's status had no "protocol": flow control (acks, reqnodes) off, as heartbeat does
 
 	started     bool
-	nextStatus  time.Time
-	boostUntil  time.Time
+	nextStatus  mono.Time
+	boosting    bool // advertising the boosted dead time until boostUntil
+	boostUntil  mono.Time
 	linksUp     bool // heartbeat's COMM_LINKSUP: reqnodes phase
 	commUp      bool // comm_now_up done: active
 	reqPeer     int  // index in order of the node asked last
-	nextReq     time.Time
+	nextReq     mono.Time
 	probeAfter  time.Duration
 	probeEvery  time.Duration
 	out         Output
@@ -133,7 +135,10 @@ type Node struct {
 	ranges      []rexmit.Range
 	req         rexmit.Request[*wire.Message]
 	now         time.Time
-	lastWake    time.Time
+	mnow        mono.Time   // now, on the timers' scale
+	origin      mono.Origin // where the timers count from: the first call's time
+	lastWake    mono.Time
+	haveWake    bool // lastWake was computed
 	deliverings []*wire.Message
 	mem         []msgMem      // see newMsg
 	smallMem    []msgMemSmall // see newMsg
@@ -203,7 +208,10 @@ func (n *Node) Nodes() []NodeInfo {
 }
 
 func (n *Node) begin(now time.Time) {
-	n.now = now
+	if !n.started {
+		n.origin = mono.NewOrigin(now)
+	}
+	n.now, n.mnow = now, n.origin.Of(now)
 	n.out.Send = n.out.Send[:0]
 	clear(n.out.Events)
 	n.out.Events = n.out.Events[:0]
@@ -215,8 +223,8 @@ func (n *Node) begin(now time.Time) {
 
 func (n *Node) finish() Output {
 	n.checkComm()
-	n.lastWake = n.wake()
-	n.out.Wake = n.lastWake
+	n.lastWake, n.haveWake = n.wake(), true
+	n.out.Wake = n.origin.Time(n.lastWake)
 	return n.out
 }
 
@@ -226,30 +234,24 @@ func (n *Node) finish() Output {
 func (n *Node) finishPeer(p *peer) Output {
 	linksUp := n.linksUp
 	n.checkComm()
-	if n.linksUp != linksUp || n.lastWake.IsZero() {
+	if n.linksUp != linksUp || !n.haveWake {
 		return n.finish()
 	}
-	w := n.lastWake
-	if x := n.peerWake(p); !x.IsZero() && x.Before(w) {
-		w = x
+	if x := n.peerWake(p); x < n.lastWake {
+		n.lastWake = x
 	}
-	n.lastWake = w
-	n.out.Wake = w
+	n.out.Wake = n.origin.Time(n.lastWake)
 	return n.out
 }
 
-func (n *Node) peerWake(p *peer) time.Time {
+// peerWake returns the earliest of p's timers (mono.Never: none set).
+func (n *Node) peerWake(p *peer) mono.Time {
 	w := n.tab.PeerWake(p.mp)
-	m := func(t time.Time) {
-		if !t.IsZero() && (w.IsZero() || t.Before(w)) {
-			w = t
-		}
-	}
 	if n.requesting(p) {
-		m(p.recv.T.Wake())
+		w = min(w, p.recv.T.Wake())
 	}
 	if n.shouldProbe(p) {
-		m(n.probeTime(p))
+		w = min(w, n.probeTime(p))
 	}
 	return w
 }
@@ -261,11 +263,11 @@ func (n *Node) start(now time.Time) {
 	for _, p := range n.order {
 		names = append(names, p.name)
 	}
-	n.tab = membership.New(n.self, names, n.cfg.Media, t, now)
+	n.tab = membership.New(n.self, names, n.cfg.Media, t, n.mnow)
 	for _, p := range n.order {
 		p.mp = n.tab.Peer(p.name)
 	}
-	n.boostUntil = now.Add(dtBoostFor)
+	n.boosting, n.boostUntil = true, n.mnow.Add(dtBoostFor)
 	// As heartbeat: a status with st=init, then "up" (twice: once for the
 	// status change, once for the first keepalive).
 	n.sendStatus()
@@ -273,17 +275,18 @@ func (n *Node) start(now time.Time) {
 	n.event(Event{Kind: LocalStatus, Status: StatusUp})
 	n.sendStatus()
 	n.sendStatus()
-	n.nextStatus = now.Add(n.cfg.Keepalive)
+	n.nextStatus = n.mnow.Add(n.cfg.Keepalive)
 }
 
 func (n *Node) event(e Event) { n.out.Events = append(n.out.Events, e) }
 
 // Tick advances time: keepalives, dead timers, retransmission requests,
 // probes, the reqnodes exchange.
-func (n *Node) Tick(now time.Time) Output {
-	n.begin(now)
-	if !n.boostUntil.IsZero() && !now.Before(n.boostUntil) {
-		n.boostUntil = time.Time{}
+func (n *Node) Tick(wall time.Time) Output {
+	n.begin(wall)
+	now := n.mnow
+	if n.boosting && !now.Before(n.boostUntil) {
+		n.boosting = false
 		n.sendStatus() // advertise the normal dead time again
 	}
 	if !now.Before(n.nextStatus) {
@@ -332,7 +335,7 @@ func (n *Node) shouldProbe(p *peer) bool {
 	return p.mp.Status != StatusDead
 }
 
-func (n *Node) probeTime(p *peer) time.Time {
+func (n *Node) probeTime(p *peer) mono.Time {
 	t := p.mp.Fresh.Add(n.probeAfter)
 	if p.nextProbe.After(t) {
 		return p.nextProbe
@@ -340,19 +343,16 @@ func (n *Node) probeTime(p *peer) time.Time {
 	return t
 }
 
-func (n *Node) wake() time.Time {
+func (n *Node) wake() mono.Time {
 	w := n.nextStatus
-	m := func(t time.Time) {
-		if !t.IsZero() && t.Before(w) {
-			w = t
-		}
+	if n.boosting {
+		w = min(w, n.boostUntil)
 	}
-	m(n.boostUntil)
 	if n.linksUp && !n.commUp {
-		m(n.nextReq)
+		w = min(w, n.nextReq)
 	}
 	for _, p := range n.order {
-		m(n.peerWake(p))
+		w = min(w, n.peerWake(p))
 	}
 	return w
 }
@@ -364,7 +364,7 @@ func (n *Node) applyChanges() {
 			p := n.peers[c.Node]
 			n.event(Event{Kind: NodeDead, Node: c.Node, Status: StatusDead})
 			p.diedGen = p.gen
-			p.diedAt = n.now
+			p.diedAt = n.mnow
 			p.lastAlive = p.mp.Fresh
 			p.ackseq = 0
 			// Messages held back behind a gap stay held, and the gap stays
@@ -420,7 +420,7 @@ func (n *Node) sendReqNodes() {
 		m := n.newMsg(TypeReqNodes, 12)
 		m.Add(wire.FTo, p.name)
 		n.sendSeq(m)
-		n.nextReq = n.now.Add(reqNodesRetry)
+		n.nextReq = n.mnow.Add(reqNodesRetry)
 		return
 	}
 	n.commNowUp()
@@ -551,7 +551,7 @@ func (b *msgBuf) AddUint(name string, v uint64, base int) {
 
 func (n *Node) sendStatus() {
 	dt := n.cfg.DeadTime
-	if !n.boostUntil.IsZero() {
+	if n.boosting {
 		dt += dtBoost
 	}
 	m := n.newMsg(TypeStatus, 12)
@@ -760,17 +760,17 @@ func (n *Node) receive(medium string, m *wire.Message) (DropReason, *peer) {
 		n.newGeneration(p, gen)
 	}
 	prev := p.recv.T.Last()
-	v, ack, ackOK, out := p.recv.Accept(n.now, seq, m)
+	v, ack, ackOK, out := p.recv.Accept(n.mnow, seq, m)
 	fresh := v.Fresh()
 	if n.cfg.HeartbeatLiveness {
 		fresh = fresh && bytes.Equal(t, []byte(TypeStatus))
 	}
-	n.changes = n.tab.HeardPeer(n.now, p.mp, medium, fresh, n.changes)
+	n.changes = n.tab.HeardPeer(n.mnow, p.mp, medium, fresh, n.changes)
 	if !v.Fresh() {
 		return DropDuplicate, p
 	}
 	if ts, _ := parseHex(ts); ts > p.maxTS {
-		p.noteTS(n.now, ts)
+		p.noteTS(n.mnow, ts)
 	}
 	if ackOK && !n.oldPeer {
 		a := n.newMsg(TypeAck, 10)
@@ -807,7 +807,7 @@ func (n *Node) newGeneration(p *peer, gen uint64) {
 	p.recv.Reset()
 	p.gen = gen
 	p.ackseq = 0
-	p.nextProbe = time.Time{}
+	p.nextProbe = 0
 	p.maxTS, p.nsSeen = 0, p.nsSeen[:0]
 }
 
@@ -824,8 +824,8 @@ func (n *Node) receiveNoSeq(p *peer, medium, t string, gen uint64, m *wire.Messa
 	// Only worth checking (a digest per message) when the node has been
 	// quiet for a keepalive.
 	fresh := gen == p.gen && gen != 0 && !n.cfg.HeartbeatLiveness &&
-		membership.Elapsed(n.now, p.mp.Fresh) >= n.cfg.Keepalive && n.nsFresh(p, m)
-	n.changes = n.tab.HeardPeer(n.now, p.mp, medium, fresh, n.changes)
+		n.mnow.Sub(p.mp.Fresh) >= n.cfg.Keepalive && n.nsFresh(p, m)
+	n.changes = n.tab.HeardPeer(n.mnow, p.mp, medium, fresh, n.changes)
 	if !isToUs(m, n.self, n.cfg.UUID) {
 		switch t {
 		case TypeRexmit:
@@ -847,7 +847,7 @@ func (n *Node) receiveNoSeq(p *peer, medium, t string, gen uint64, m *wire.Messa
 		if !ok1 || !ok2 || first == 0 || first > last {
 			return DropMalformed
 		}
-		n.hist.Answer(n.now, first, last, p.ackseq, &n.req)
+		n.hist.Answer(n.mnow, first, last, p.ackseq, &n.req)
 		for _, rm := range n.req.Resend {
 			n.out.Send = append(n.out.Send, Outgoing{Msg: rm, Retransmit: true})
 		}
@@ -900,10 +900,10 @@ func (n *Node) overheard(m *wire.Message) {
 	if !ok1 || !ok2 || first == 0 || first > last {
 		return
 	}
-	later := n.now.Add(n.cfg.MaxRexmitDelay)
+	later := n.mnow.Add(n.cfg.MaxRexmitDelay)
 	to.recv.T.Postpone(first, last, later)
-	if last > to.recv.T.Last() && to.nextProbe.Before(n.now.Add(n.probeEvery)) {
-		to.nextProbe = n.now.Add(n.probeEvery)
+	if last > to.recv.T.Last() && to.nextProbe.Before(n.mnow.Add(n.probeEvery)) {
+		to.nextProbe = n.mnow.Add(n.probeEvery)
 	}
 }
 
@@ -918,8 +918,8 @@ func (n *Node) nsFresh(p *peer, m *wire.Message) bool {
 	case ts < p.maxTS:
 		return false
 	case ts > p.maxTS:
-		p.noteTS(n.now, ts)
-	case membership.Elapsed(n.now, p.maxTSAt) > nsWindow:
+		p.noteTS(n.mnow, ts)
+	case p.maxTS == 0 || n.mnow.Sub(p.maxTSAt) > nsWindow: // (receive refuses ts 0)
 		return false
 	}
 	d := digest(m)
@@ -934,7 +934,7 @@ func (n *Node) nsFresh(p *peer, m *wire.Message) bool {
 	return true
 }
 
-func (p *peer) noteTS(now time.Time, ts uint64) {
+func (p *peer) noteTS(now mono.Time, ts uint64) {
 	if ts > p.maxTS {
 		p.maxTS = ts
 		p.maxTSAt = now
@@ -1017,7 +1017,7 @@ func (n *Node) applyStatus(p *peer, m *wire.Message) {
 	}
 	st := Status(lower(sb))
 	if old == StatusDead && st != StatusDead && p.diedGen != 0 && p.diedGen == p.gen {
-		n.event(Event{Kind: PartitionHealed, Node: p.name, Gen: p.gen, Interval: n.now.Sub(p.lastAlive)})
+		n.event(Event{Kind: PartitionHealed, Node: p.name, Gen: p.gen, Interval: n.mnow.Sub(p.lastAlive)})
 	}
 	if st != old {
 		n.tab.SetStatus(p.name, st)

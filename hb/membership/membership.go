@@ -15,7 +15,11 @@
 // dead node.
 package membership
 
-import "time"
+import (
+	"time"
+
+	"github.com/heartbeat-go/heartbeat/hb/mono"
+)
 
 // Status is a node status as heartbeat reports it (include/heartbeat.h);
 // users and scripts parse these strings.
@@ -51,7 +55,7 @@ type Timing struct {
 type Link struct {
 	Name   string
 	Status LinkStatus
-	Last   time.Time // last packet through it
+	Last   mono.Time // last packet through it
 }
 
 // Peer is what the table knows about one other node.
@@ -59,7 +63,7 @@ type Peer struct {
 	Name     string
 	Status   Status
 	DeadTime time.Duration // advertised by the node ("dt"), else Timing.DeadTime
-	Fresh    time.Time     // last proof of life (start time until heard)
+	Fresh    mono.Time     // last proof of life (start time until heard)
 	Heard    bool          // any packet received since start or since death
 	Links    []Link
 }
@@ -97,7 +101,7 @@ type Table struct {
 
 // New returns a table for local node self, peers (the other configured
 // normal nodes, in configuration order) and link names, started at now.
-func New(self string, peers, links []string, t Timing, now time.Time) *Table {
+func New(self string, peers, links []string, t Timing, now mono.Time) *Table {
 	tb := &Table{self: self, timing: t, byName: make(map[string]*Peer, len(peers))}
 	for _, name := range peers {
 		if name == self || tb.byName[name] != nil {
@@ -146,18 +150,18 @@ func (t *Table) interval(p *Peer) time.Duration {
 }
 
 // Deadline returns when p will be declared dead if nothing fresh arrives.
-func (t *Table) Deadline(p *Peer) time.Time { return p.Fresh.Add(t.interval(p)) }
+func (t *Table) Deadline(p *Peer) mono.Time { return p.Fresh.Add(t.interval(p)) }
 
 // Heard records a packet from node through link at now; fresh says whether
 // it proves the node alive now (see the package comment). It appends the
 // resulting changes to dst.
-func (t *Table) Heard(now time.Time, node, link string, fresh bool, dst []Change) []Change {
+func (t *Table) Heard(now mono.Time, node, link string, fresh bool, dst []Change) []Change {
 	return t.HeardPeer(now, t.byName[node], link, fresh, dst)
 }
 
 // HeardPeer is Heard for a peer of this table (from Peer or Peers), without
 // the lookup by name; a nil p changes nothing.
-func (t *Table) HeardPeer(now time.Time, p *Peer, link string, fresh bool, dst []Change) []Change {
+func (t *Table) HeardPeer(now mono.Time, p *Peer, link string, fresh bool, dst []Change) []Change {
 	if p == nil || (!fresh && p.Status == Dead) {
 		// A stale packet (perhaps a replay) does not wake a dead node's links.
 		return dst
@@ -175,7 +179,7 @@ func (t *Table) HeardPeer(now time.Time, p *Peer, link string, fresh bool, dst [
 		}
 	}
 	if fresh {
-		if gap := Elapsed(now, p.Fresh); p.Status != Dead && t.timing.WarnTime > 0 && gap > t.timing.WarnTime && p.Status != Init {
+		if gap := now.Sub(p.Fresh); p.Status != Dead && t.timing.WarnTime > 0 && gap > t.timing.WarnTime && p.Status != Init {
 			dst = append(dst, Change{Kind: Late, Node: p.Name, Interval: gap})
 		}
 		if now.After(p.Fresh) {
@@ -206,17 +210,17 @@ func (t *Table) SetDeadTime(node string, d time.Duration) {
 
 // Check declares dead every node and link not heard from for its dead
 // interval by now, appending the changes to dst. A node's links die with it.
-func (t *Table) Check(now time.Time, dst []Change) []Change {
+func (t *Table) Check(now mono.Time, dst []Change) []Change {
 	for _, p := range t.peers {
 		iv := t.interval(p)
-		if p.Status != Dead && Elapsed(now, p.Fresh) > iv {
+		if p.Status != Dead && now.Sub(p.Fresh) > iv {
 			p.Status = Dead
 			p.Heard = false
 			dst = append(dst, Change{Kind: NodeDead, Node: p.Name})
 		}
 		for i := range p.Links {
 			l := &p.Links[i]
-			if l.Status == LinkUp && Elapsed(now, l.Last) > iv {
+			if l.Status == LinkUp && now.Sub(l.Last) > iv {
 				l.Status = LinkDead
 				dst = append(dst, Change{Kind: LinkChanged, Node: p.Name, Link: l.Name, Status: LinkDead})
 			}
@@ -225,48 +229,32 @@ func (t *Table) Check(now time.Time, dst []Change) []Change {
 	return dst
 }
 
-// Wake returns the earliest time Check has something to do (zero: never).
-func (t *Table) Wake() time.Time {
-	var w time.Time
+// Wake returns the earliest time Check has something to do (mono.Never:
+// never).
+func (t *Table) Wake() mono.Time {
+	w := mono.Never
 	for _, p := range t.peers {
-		if x := t.PeerWake(p); !x.IsZero() && (w.IsZero() || x.Before(w)) {
-			w = x
-		}
+		w = min(w, t.PeerWake(p))
 	}
 	return w
 }
 
 // PeerWake returns the earliest time Check has something to do about p
-// (zero: never).
-func (t *Table) PeerWake(p *Peer) time.Time {
+// (mono.Never: never).
+func (t *Table) PeerWake(p *Peer) mono.Time {
 	// The earlier of Fresh (unless dead) and the earliest up link's Last,
-	// plus the interval: one Add, not one per candidate.
-	var last time.Time
+	// plus the interval.
+	base := mono.Never
+	if p.Status != Dead {
+		base = p.Fresh
+	}
 	for i := range p.Links {
-		if l := &p.Links[i]; l.Status == LinkUp && (last.IsZero() || l.Last.Before(last)) {
-			last = l.Last
+		if l := &p.Links[i]; l.Status == LinkUp {
+			base = min(base, l.Last)
 		}
 	}
-	base := last
-	if p.Status != Dead && (last.IsZero() || !last.Before(p.Fresh)) {
-		base = p.Fresh
-	} else if last.IsZero() {
-		return time.Time{}
+	if base == mono.Never {
+		return mono.Never
 	}
 	return base.Add(t.interval(p) + time.Nanosecond)
-}
-
-// Elapsed is a.Sub(b), computed from seconds and nanoseconds when neither
-// time carries a monotonic reading and the difference fits a Duration
-// exactly: Time.Sub of two wall-clock-only times goes through Add and Equal,
-// which costs more than the rest of Check. Otherwise it is a.Sub(b) itself.
-func Elapsed(a, b time.Time) time.Duration {
-	const lim = 1 << 62
-	sa, sb := a.Unix(), b.Unix()
-	if sa > -lim && sa < lim && sb > -lim && sb < lim && a == a.Round(0) && b == b.Round(0) {
-		if d := sa - sb; d > -9e9 && d < 9e9 {
-			return time.Duration(d)*time.Second + time.Duration(a.Nanosecond()-b.Nanosecond())
-		}
-	}
-	return a.Sub(b)
 }

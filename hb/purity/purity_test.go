@@ -17,7 +17,7 @@ const module = "github.com/heartbeat-go/heartbeat/"
 
 // protocol packages: no I/O of any kind, no logging, randomness only
 // through an injected *rand.Rand (math/rand/v2 types, not its globals).
-var protocol = []string{"hb/core", "hb/rexmit", "hb/membership", "media/memnet", "hb/rm", "hb/ipfail", "hb/sim"}
+var protocol = []string{"hb/core", "hb/rexmit", "hb/membership", "hb/mono", "media/memnet", "hb/rm", "hb/ipfail", "hb/sim"}
 
 // parsers may read the file they are pointed at (os), nothing else.
 var parsers = []string{"hb/config", "hb/hacf", "hb/wire", "authkeys", "haresources", "cib"}

@@ -1,6 +1,10 @@
 package rexmit
 
-import "time"
+import (
+	"time"
+
+	"github.com/heartbeat-go/heartbeat/hb/mono"
+)
 
 // Answer says what to do with one requested sequence number.
 type Answer int
@@ -36,7 +40,8 @@ func (a Answer) Refused() bool { return a == TooLow || a == NotFound }
 type slot[M any] struct {
 	seq        uint64
 	msg        M
-	lastRexmit time.Time
+	lastRexmit mono.Time
+	resent     bool // lastRexmit is set
 }
 
 // History is the sender's record of its last MaxMsgHist sequenced
@@ -72,7 +77,7 @@ func (h *History[M]) High() uint64 { return h.hi }
 // Lookup answers a request for seq at time now from a peer that has
 // acknowledged everything up to peerAck. On Resend it returns the message
 // and records the retransmission time.
-func (h *History[M]) Lookup(now time.Time, seq, peerAck uint64) (M, Answer) {
+func (h *History[M]) Lookup(now mono.Time, seq, peerAck uint64) (M, Answer) {
 	var zero M
 	switch {
 	case seq == 0 || seq <= peerAck:
@@ -86,10 +91,10 @@ func (h *History[M]) Lookup(now time.Time, seq, peerAck uint64) (M, Answer) {
 	if s.seq != seq {
 		return zero, NotFound
 	}
-	if !s.lastRexmit.IsZero() && now.Sub(s.lastRexmit) < h.minGap {
+	if s.resent && now.Sub(s.lastRexmit) < h.minGap {
 		return zero, TooSoon
 	}
-	s.lastRexmit = now
+	s.lastRexmit, s.resent = now, true
 	return s.msg, Resend
 }
 
@@ -102,7 +107,7 @@ type Request[M any] struct {
 
 // Answer handles a request for first..last (inclusive), resending at most
 // MaxRexmitBatch messages. dst is reset and reused.
-func (h *History[M]) Answer(now time.Time, first, last, peerAck uint64, dst *Request[M]) {
+func (h *History[M]) Answer(now mono.Time, first, last, peerAck uint64, dst *Request[M]) {
 	dst.Resend = dst.Resend[:0]
 	dst.Refused = dst.Refused[:0]
 	dst.Reasons = dst.Reasons[:0]

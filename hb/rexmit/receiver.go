@@ -3,6 +3,8 @@ package rexmit
 import (
 	"math/rand/v2"
 	"time"
+
+	"github.com/heartbeat-go/heartbeat/hb/mono"
 )
 
 type held[M any] struct {
@@ -28,7 +30,7 @@ func NewReceiver[M any](maxDelay time.Duration, rng *rand.Rand) *Receiver[M] {
 // Accept records message m with number seq and returns the verdict, the
 // acknowledgement to send (if ok), and the messages now deliverable, in
 // order. The returned slice is reused by the next call.
-func (r *Receiver[M]) Accept(now time.Time, seq uint64, m M) (v Verdict, ack uint64, ok bool, out []M) {
+func (r *Receiver[M]) Accept(now mono.Time, seq uint64, m M) (v Verdict, ack uint64, ok bool, out []M) {
 	v, ack, ok = r.T.Observe(now, seq)
 	out = r.tmpl[:0]
 	switch v {

@@ -33,6 +33,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"time"
+
+	"github.com/heartbeat-go/heartbeat/hb/mono"
 )
 
 // Heartbeat's constants (include/heartbeat.h, heartbeat.c).
@@ -78,7 +80,7 @@ func (v Verdict) Fresh() bool { return v != Duplicate }
 
 type missing struct {
 	seq uint64
-	due time.Time // when to (re)request it
+	due mono.Time // when to (re)request it
 }
 
 // Tracker follows one peer's sequence numbers. The zero value is not
@@ -162,7 +164,7 @@ func (t *Tracker) find(seq uint64) (int, bool) {
 
 // Observe records a received sequence number (> 0) at time now. ack, when
 // ok, is the sequence number to acknowledge to the sender with NS_ackmsg.
-func (t *Tracker) Observe(now time.Time, seq uint64) (v Verdict, ack uint64, ok bool) {
+func (t *Tracker) Observe(now mono.Time, seq uint64) (v Verdict, ack uint64, ok bool) {
 	if seq == 0 {
 		return Duplicate, 0, false
 	}
@@ -262,15 +264,12 @@ type Range struct{ First, Last uint64 }
 
 // Due returns the runs of missing numbers whose request time has come, and
 // schedules their next request max_rexmit_delay later. It appends to dst.
-func (t *Tracker) Due(now time.Time, dst []Range) []Range {
-	var next time.Time // now + maxDelay, computed when first needed
+func (t *Tracker) Due(now mono.Time, dst []Range) []Range {
+	next := now.Add(t.maxDelay)
 	for i := range t.miss {
 		m := &t.miss[i]
 		if m.due.After(now) {
 			continue
-		}
-		if next.IsZero() {
-			next = now.Add(t.maxDelay)
 		}
 		m.due = next
 		if n := len(dst); n > 0 && dst[n-1].Last+1 == m.seq {
@@ -282,14 +281,12 @@ func (t *Tracker) Due(now time.Time, dst []Range) []Range {
 	return dst
 }
 
-// Wake returns the earliest request time, or the zero time when nothing is
+// Wake returns the earliest request time, or mono.Never when nothing is
 // missing.
-func (t *Tracker) Wake() time.Time {
-	var w time.Time
+func (t *Tracker) Wake() mono.Time {
+	w := mono.Never
 	for _, m := range t.miss {
-		if w.IsZero() || m.due.Before(w) {
-			w = m.due
-		}
+		w = min(w, m.due)
 	}
 	return w
 }
@@ -303,7 +300,7 @@ func (t *Tracker) IsMissing(seq uint64) bool {
 // Postpone moves the next request for every missing number in first..last
 // to no earlier than at: someone else just asked for them, and the answer
 // will reach everyone (request suppression; fewer requests on the wire).
-func (t *Tracker) Postpone(first, last uint64, at time.Time) {
+func (t *Tracker) Postpone(first, last uint64, at mono.Time) {
 	for i := range t.miss {
 		m := &t.miss[i]
 		if m.seq >= first && m.seq <= last && m.due.Before(at) {

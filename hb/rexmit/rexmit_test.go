@@ -1,13 +1,14 @@
 package rexmit
 
 import (
+	"github.com/heartbeat-go/heartbeat/hb/mono"
 	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
 )
 
-var t0 = time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+var t0 = mono.Time(0).Add(time.Hour) // any instant
 
 func newRng(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0)) }
 

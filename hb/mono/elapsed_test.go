@@ -1,4 +1,4 @@
-package membership
+package mono
 
 import (
 	"math/rand/v2"
