@@ -19,6 +19,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"time"
+
+	"github.com/heartbeat-go/heartbeat/hb/mono"
 )
 
 // Link selects directed links: an empty field matches anything.
@@ -72,9 +74,13 @@ type Packet[P any] struct {
 	At      time.Time // arrival time
 }
 
+// item is a packet in flight, small because the heap's slab moves it
+// twice: its Packet is built when it is delivered.
 type item[P any] struct {
-	p        Packet[P]
+	payload  P
 	from, to *endpoint
+	medium   string
+	sent     int64 // key of the send time
 }
 
 // hent is a packet's entry in the arrival-time heap: small, so that heap
@@ -151,25 +157,29 @@ func (n *Network[P]) dropCache() {
 	n.cond, n.condOK, n.condMedia = nil, nil, nil
 }
 
-// conditions is Conditions through the cache.
-func (n *Network[P]) conditions(medium string, from, to *endpoint) Conditions {
-	if from == nil {
-		return n.Conditions(medium, "", to.name)
-	}
+// mediumIndex returns medium's index in the conditions cache, adding it.
+func (n *Network[P]) mediumIndex(medium string) int {
 	mi := slices.Index(n.condMedia, medium)
-	ne := len(n.eps)
 	if mi < 0 {
+		ne := len(n.eps)
 		mi = len(n.condMedia)
 		n.condMedia = append(n.condMedia, medium)
 		n.cond = append(n.cond, make([]Conditions, ne*ne)...)
 		n.condOK = append(n.condOK, make([]bool, ne*ne)...)
 	}
+	return mi
+}
+
+// conditions is Conditions through the cache, for the medium of index mi
+// (see mediumIndex) between two attached nodes.
+func (n *Network[P]) conditions(mi int, from, to *endpoint) *Conditions {
+	ne := len(n.eps)
 	i := (mi*ne+from.idx)*ne + to.idx
 	if !n.condOK[i] {
-		n.cond[i] = n.Conditions(medium, from.name, to.name)
+		n.cond[i] = n.Conditions(n.condMedia[mi], from.name, to.name)
 		n.condOK[i] = true
 	}
-	return n.cond[i]
+	return &n.cond[i]
 }
 
 // Nodes returns the attached nodes in attach order.
@@ -276,9 +286,10 @@ func (n *Network[P]) connected(a, b *endpoint) bool {
 func (n *Network[P]) Send(now time.Time, from, medium string, p P) {
 	src := n.nodes[from]
 	key := n.key(now)
+	mi := n.mediumIndex(medium)
 	for _, e := range n.eps {
 		if e != src && slices.Contains(e.media, medium) {
-			n.sendTo(now, key, src, from, medium, e, p)
+			n.sendTo(key, src, mi, medium, e, p)
 		}
 	}
 }
@@ -289,28 +300,32 @@ func (n *Network[P]) SendTo(now time.Time, from, medium, to string, p P) {
 	if e == nil || !slices.Contains(e.media, medium) {
 		return
 	}
-	n.sendTo(now, n.key(now), n.nodes[from], from, medium, e, p)
+	n.sendTo(n.key(now), n.nodes[from], n.mediumIndex(medium), medium, e, p)
 }
 
 // key returns t as a heap key: nanoseconds since the epoch, which is set
-// by the first call. Sub uses the monotonic clock when both times have one,
-// as Before does, so the heap order is the order of the arrival times.
+// by the first call. Like Sub, it uses the monotonic clock when both times
+// have one, as Before does, so the heap order is the order of the arrival
+// times.
 func (n *Network[P]) key(t time.Time) int64 {
 	if !n.started {
 		n.started, n.epoch = true, t
 	}
-	return int64(t.Sub(n.epoch))
+	return int64(mono.Elapsed(t, n.epoch))
 }
 
-// sendTo sends p to e; nowKey is key(now).
-func (n *Network[P]) sendTo(now time.Time, nowKey int64, src *endpoint, from, medium string, e *endpoint, p P) {
-	to := e.name
+// time returns key k as a time.
+func (n *Network[P]) time(k int64) time.Time { return n.epoch.Add(time.Duration(k)) }
+
+// sendTo sends p from src (nil: not attached) to e on medium, whose index
+// is mi; nowKey is key(now).
+func (n *Network[P]) sendTo(nowKey int64, src *endpoint, mi int, medium string, e *endpoint, p P) {
 	n.Stats.Sent++
 	if !n.connected(src, e) {
 		n.Stats.Cut++
 		return
 	}
-	c := n.conditions(medium, src, e)
+	c := n.conditions(mi, src, e)
 	if c.Loss > 0 && n.rng.Float64() < c.Loss {
 		n.Stats.Lost++
 		return
@@ -333,7 +348,7 @@ func (n *Network[P]) sendTo(now time.Time, nowKey int64, src *endpoint, from, me
 			d += by
 		}
 		n.seq++
-		n.push(nowKey+int64(d), item[P]{p: Packet[P]{Medium: medium, From: from, To: to, ToIndex: e.idx, Payload: p, Sent: now, At: now.Add(d)}, from: src, to: e})
+		n.push(nowKey+int64(d), item[P]{payload: p, from: src, to: e, medium: medium, sent: nowKey})
 	}
 }
 
@@ -342,7 +357,7 @@ func (n *Network[P]) Next() (time.Time, bool) {
 	if len(n.heap) == 0 {
 		return time.Time{}, false
 	}
-	return n.slab[n.heap[0].slot].p.At, true
+	return n.time(n.heap[0].at), true
 }
 
 // InFlight returns the number of packets in flight.
@@ -359,13 +374,16 @@ func (n *Network[P]) Deliver(now time.Time, dst []Packet[P]) []Packet[P] {
 	// slab for the packet's At, no Time comparison per packet.
 	nowKey := n.key(now)
 	for len(n.heap) > 0 && n.heap[0].at <= nowKey {
+		at := n.heap[0].at
 		it := n.pop()
 		if !n.connected(it.from, it.to) {
 			n.Stats.Cut++
 			continue
 		}
 		n.Stats.Delivered++
-		dst = append(dst, it.p)
+		// (connected: both endpoints exist)
+		dst = append(dst, Packet[P]{Medium: it.medium, From: it.from.name, To: it.to.name, ToIndex: it.to.idx,
+			Payload: it.payload, Sent: n.time(it.sent), At: n.time(at)})
 	}
 	return dst
 }
