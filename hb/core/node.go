@@ -1007,7 +1007,7 @@ func (n *Node) applyStatus(p *peer, m *wire.Message) {
 	}
 	if db, ok := m.GetBytes(wire.FDeadTime); ok {
 		if ms, ok := parseHex(db); ok && ms > 0 && ms < 1<<40 {
-			n.tab.SetDeadTime(p.name, time.Duration(ms)*time.Millisecond)
+			n.tab.SetPeerDeadTime(p.mp, time.Duration(ms)*time.Millisecond)
 		}
 	}
 	old := p.mp.Status
@@ -1060,14 +1060,12 @@ func newPeerTable(peers map[string]*peer) peerTable {
 	return t
 }
 
-// foldHash is FNV-1a over the lower-cased bytes of b.
+// foldHash is FNV-1a over the bytes of b with bit 5 set: letters hash as
+// their lower case, and a name and its lower-cased form hash alike.
 func foldHash(b []byte) uint32 {
 	h := uint32(2166136261)
 	for _, c := range b {
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		h ^= uint32(c)
+		h ^= uint32(c | 0x20)
 		h *= 16777619
 	}
 	return h

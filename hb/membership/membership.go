@@ -202,8 +202,12 @@ func (t *Table) SetStatus(node string, st Status) Status {
 }
 
 // SetDeadTime records the dead interval a node advertises ("dt").
-func (t *Table) SetDeadTime(node string, d time.Duration) {
-	if p := t.byName[node]; p != nil && d > 0 {
+func (t *Table) SetDeadTime(node string, d time.Duration) { t.SetPeerDeadTime(t.byName[node], d) }
+
+// SetPeerDeadTime is SetDeadTime for a peer of this table, without the
+// lookup by name; a nil p changes nothing.
+func (t *Table) SetPeerDeadTime(p *Peer, d time.Duration) {
+	if p != nil && d > 0 {
 		p.DeadTime = d
 	}
 }
