@@ -140,6 +140,9 @@ type Node struct {
 	origin      mono.Origin // where the timers count from: the first call's time
 	lastWake    mono.Time
 	haveWake    bool // lastWake was computed
+	wakeConv    bool // wakeConvT is lastWake's time.Time when it was wakeConvOf
+	wakeConvOf  mono.Time
+	wakeConvT   time.Time
 	deliverings []*wire.Message
 	mem         []msgMem      // see newMsg
 	smallMem    []msgMemSmall // see newMsg
@@ -226,7 +229,7 @@ func (n *Node) begin(now time.Time) {
 func (n *Node) finish() Output {
 	n.checkComm()
 	n.lastWake, n.haveWake = n.wake(), true
-	n.out.Wake = n.origin.Time(n.lastWake)
+	n.out.Wake = n.wakeTime()
 	return n.out
 }
 
@@ -242,8 +245,16 @@ func (n *Node) finishPeer(p *peer) Output {
 	if x := n.peerWake(p); x < n.lastWake {
 		n.lastWake = x
 	}
-	n.out.Wake = n.origin.Time(n.lastWake)
+	n.out.Wake = n.wakeTime()
 	return n.out
+}
+
+// wakeTime returns lastWake as a time.Time, converted only when it moved.
+func (n *Node) wakeTime() time.Time {
+	if !n.wakeConv || n.wakeConvOf != n.lastWake {
+		n.wakeConv, n.wakeConvOf, n.wakeConvT = true, n.lastWake, n.origin.Time(n.lastWake)
+	}
+	return n.wakeConvT
 }
 
 // peerWake returns the earliest of p's timers (mono.Never: none set).
