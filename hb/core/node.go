@@ -673,6 +673,8 @@ func (n *Node) Receive(now time.Time, medium string, m *wire.Message) Output {
 type header struct {
 	t, src, ts, hg, srcUUID, seq, dest, destUUID           []byte
 	okT, okSrc, okTS, okHg, okSrcUUID, okSeq, okDest, okDU bool
+	firstSeq, lastSeq, ackSeq                              []byte // NS_rexmit, NS_nak_rexmit, NS_ackmsg (nil if absent)
+	okFirst, okLast, okAck                                 bool
 }
 
 func (h *header) scan(m *wire.Message) {
@@ -695,6 +697,12 @@ func (h *header) scan(m *wire.Message) {
 			first(&h.dest, &h.okDest, f.Value)
 		case wire.FToUUID:
 			first(&h.destUUID, &h.okDU, f.Value)
+		case wire.FFirstSeq:
+			first(&h.firstSeq, &h.okFirst, f.Value)
+		case wire.FLastSeq:
+			first(&h.lastSeq, &h.okLast, f.Value)
+		case wire.FAckSeq:
+			first(&h.ackSeq, &h.okAck, f.Value)
 		}
 	}
 }
@@ -753,7 +761,7 @@ func (n *Node) receive(medium string, m *wire.Message) (DropReason, *peer) {
 		p.haveUUID = true
 	}
 	if bytes.HasPrefix(t, []byte(NoSeqPrefix)) {
-		return n.receiveNoSeq(p, medium, string(t), gen, m), p
+		return n.receiveNoSeq(p, medium, string(t), gen, m, &h), p
 	}
 	sb, ok := h.seq, h.okSeq
 	if !ok {
@@ -821,7 +829,9 @@ func (n *Node) newGeneration(p *peer, gen uint64) {
 	p.maxTS, p.nsSeen = 0, p.nsSeen[:0]
 }
 
-func (n *Node) receiveNoSeq(p *peer, medium, t string, gen uint64, m *wire.Message) DropReason {
+// receiveNoSeq handles an unsequenced NS_ message m from p; h is its
+// scanned header.
+func (n *Node) receiveNoSeq(p *peer, medium, t string, gen uint64, m *wire.Message, h *header) DropReason {
 	if gen < p.gen {
 		return DropReplay
 	}
@@ -834,16 +844,16 @@ func (n *Node) receiveNoSeq(p *peer, medium, t string, gen uint64, m *wire.Messa
 	// Only worth checking (a digest per message) when the node has been
 	// quiet for a keepalive.
 	fresh := gen == p.gen && gen != 0 && !n.cfg.HeartbeatLiveness &&
-		n.mnow.Sub(p.mp.Fresh) >= n.cfg.Keepalive && n.nsFresh(p, m)
+		n.mnow.Sub(p.mp.Fresh) >= n.cfg.Keepalive && n.nsFresh(p, m, h)
 	n.changes = n.tab.HeardPeer(n.mnow, p.mp, medium, fresh, n.changes)
-	if !isToUs(m, n.self, n.cfg.UUID) {
+	if !h.toUs(n.self, n.cfg.UUID) {
 		switch t {
 		case TypeRexmit:
-			n.overheard(m)
+			n.overheard(h)
 		case TypeNakRexmit:
 			// The sender cannot resend it to anyone: stop waiting too
 			// (heartbeat does, without a log line).
-			if s, ok := parseHex(mustBytes(m, wire.FFirstSeq)); ok && p.recv.T.IsMissing(s) {
+			if s, ok := parseHex(h.firstSeq); ok && p.recv.T.IsMissing(s) {
 				n.deliverings = append(n.deliverings[:0], p.recv.GiveUp(s)...)
 				n.deliverAll(p, n.deliverings, true)
 			}
@@ -852,8 +862,8 @@ func (n *Node) receiveNoSeq(p *peer, medium, t string, gen uint64, m *wire.Messa
 	}
 	switch t {
 	case TypeRexmit:
-		first, ok1 := parseDec(mustBytes(m, wire.FFirstSeq))
-		last, ok2 := parseDec(mustBytes(m, wire.FLastSeq))
+		first, ok1 := parseDec(h.firstSeq)
+		last, ok2 := parseDec(h.lastSeq)
 		if !ok1 || !ok2 || first == 0 || first > last {
 			return DropMalformed
 		}
@@ -871,8 +881,7 @@ func (n *Node) receiveNoSeq(p *peer, medium, t string, gen uint64, m *wire.Messa
 			n.event(Event{Kind: RexmitRefused, Node: p.name, Seq: s, Reason: reason})
 		}
 	case TypeNakRexmit:
-		fb, _ := m.GetBytes(wire.FFirstSeq)
-		s, ok := parseHex(fb)
+		s, ok := parseHex(h.firstSeq)
 		if !ok || s == 0 {
 			return DropMalformed
 		}
@@ -885,8 +894,7 @@ func (n *Node) receiveNoSeq(p *peer, medium, t string, gen uint64, m *wire.Messa
 			}
 		}
 	case TypeAck:
-		ab, _ := m.GetBytes(wire.FAckSeq)
-		a, ok := parseHex(ab)
+		a, ok := parseHex(h.ackSeq)
 		if !ok {
 			return DropMalformed
 		}
@@ -900,13 +908,13 @@ func (n *Node) receiveNoSeq(p *peer, medium, t string, gen uint64, m *wire.Messa
 // overheard handles another node's retransmission request: its answer will
 // reach us too, so our own requests for the same messages (and our probe of
 // the same node, if the request reaches past what we have) can wait.
-func (n *Node) overheard(m *wire.Message) {
-	to := n.byName.find(mustBytes(m, wire.FTo))
+func (n *Node) overheard(h *header) {
+	to := n.byName.find(h.dest)
 	if to == nil || n.cfg.HeartbeatLiveness {
 		return
 	}
-	first, ok1 := parseDec(mustBytes(m, wire.FFirstSeq))
-	last, ok2 := parseDec(mustBytes(m, wire.FLastSeq))
+	first, ok1 := parseDec(h.firstSeq)
+	last, ok2 := parseDec(h.lastSeq)
 	if !ok1 || !ok2 || first == 0 || first > last {
 		return
 	}
@@ -922,8 +930,8 @@ func (n *Node) overheard(m *wire.Message) {
 // timestamp instead: it must carry the newest "ts" (whole seconds) seen from
 // the node, be received within nsWindow of that second's first message, and
 // differ from every NS_ message already seen with that ts.
-func (n *Node) nsFresh(p *peer, m *wire.Message) bool {
-	ts, _ := parseHex(mustBytes(m, wire.FTime))
+func (n *Node) nsFresh(p *peer, m *wire.Message, h *header) bool {
+	ts, _ := parseHex(h.ts)
 	switch {
 	case ts < p.maxTS:
 		return false
