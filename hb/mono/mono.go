@@ -15,6 +15,10 @@ import (
 	"time"
 )
 
+// lim bounds the Unix seconds of times whose differences Elapsed and
+// Origin.Of compute themselves.
+const lim = 1 << 62
+
 // Time is an instant: nanoseconds since the origin.
 type Time int64
 
@@ -34,15 +38,35 @@ func (t Time) Before(u Time) bool { return t < u }
 func (t Time) After(u Time) bool { return t > u }
 
 // Origin converts between time.Time and Time: Of(origin) is 0.
-type Origin struct{ t time.Time }
+type Origin struct {
+	t        time.Time
+	wallOnly bool  // t carries no monotonic reading and its seconds are in range
+	sec      int64 // t.Unix(), when wallOnly
+	nsec     int   // t.Nanosecond(), when wallOnly
+}
 
 // NewOrigin returns the conversion whose instant 0 is t.
-func NewOrigin(t time.Time) Origin { return Origin{t} }
+func NewOrigin(t time.Time) Origin {
+	o := Origin{t: t}
+	if s := t.Unix(); s > -lim && s < lim && t == t.Round(0) {
+		o.wallOnly, o.sec, o.nsec = true, s, t.Nanosecond()
+	}
+	return o
+}
 
 // Of returns t as an instant from the origin: t.Sub(origin), computed from
 // seconds and nanoseconds when neither time carries a monotonic reading (as
 // in simulations, where Time.Sub goes through Add and Equal).
-func (o Origin) Of(t time.Time) Time { return Time(Elapsed(t, o.t)) }
+func (o Origin) Of(t time.Time) Time {
+	if o.wallOnly {
+		if s := t.Unix(); s > -lim && s < lim && t == t.Round(0) {
+			if d := s - o.sec; d > -9e9 && d < 9e9 {
+				return Time(time.Duration(d)*time.Second + time.Duration(t.Nanosecond()-o.nsec))
+			}
+		}
+	}
+	return Time(t.Sub(o.t))
+}
 
 // Time returns the time.Time of instant m.
 func (o Origin) Time(m Time) time.Time { return o.t.Add(time.Duration(m)) }
@@ -51,7 +75,6 @@ func (o Origin) Time(m Time) time.Time { return o.t.Add(time.Duration(m)) }
 // time carries a monotonic reading and the difference fits a Duration
 // exactly; otherwise it is a.Sub(b) itself.
 func Elapsed(a, b time.Time) time.Duration {
-	const lim = 1 << 62
 	sa, sb := a.Unix(), b.Unix()
 	if sa > -lim && sa < lim && sb > -lim && sb < lim && a == a.Round(0) && b == b.Round(0) {
 		if d := sa - sb; d > -9e9 && d < 9e9 {

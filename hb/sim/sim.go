@@ -174,6 +174,7 @@ type Sim struct {
 	nodeMin   time.Time
 	nodeMinNs int64
 	minOK     bool
+	pktMem    []pkt // see newPkt
 }
 
 // New builds a simulation; nodes start at the first step.
@@ -413,7 +414,12 @@ func rexmitRange(m *wire.Message) (to string, first, last uint64, ok bool) {
 
 // newPkt wraps m for the network, noting where an NS_rexmit goes.
 func (s *Sim) newPkt(m *wire.Message) *pkt {
-	k := &pkt{msg: m, rexmitTo: -1}
+	if len(s.pktMem) == 0 {
+		s.pktMem = make([]pkt, 256) // one allocation per 256 sends
+	}
+	k := &s.pktMem[0]
+	s.pktMem = s.pktMem[1:]
+	*k = pkt{msg: m, rexmitTo: -1}
 	if to, first, last, ok := rexmitRange(m); ok {
 		if dst := s.byName[to]; dst != nil {
 			k.rexmitTo, k.first, k.last = dst.idx, first, last
