@@ -102,6 +102,7 @@ type peer struct {
 	maxTS     uint64    // highest "ts" seen on a fresh message
 	maxTSAt   mono.Time // when maxTS was first seen
 	nsSeen    []uint64  // digests of NS_ messages seen with ts == maxTS
+	wake      mono.Time // peerWake as last computed (finish, finishPeer, overheard)
 }
 
 // Node is one cluster node's protocol state. Not safe for concurrent use.
@@ -228,22 +229,32 @@ func (n *Node) begin(now time.Time) {
 
 func (n *Node) finish() Output {
 	n.checkComm()
+	for _, p := range n.order {
+		p.wake = n.peerWake(p)
+	}
 	n.lastWake, n.haveWake = n.wake(), true
 	n.out.Wake = n.wakeTime()
 	return n.out
 }
 
-// finishPeer is finish after a call that touched only peer p's timers: the
-// other timers cannot have moved earlier, so the previous wake still bounds
-// them (a wake that is merely early costs one idle Tick).
+// finishPeer is finish after a call that changed only peer p's timers (and
+// moved no other timer earlier; a peer's timers moved later by an overheard
+// request are refreshed there): p's wake is computed again, the others'
+// are taken from the cache, so the wake is exact (no idle Tick) at the cost
+// of one peer.
 func (n *Node) finishPeer(p *peer) Output {
 	linksUp := n.linksUp
 	n.checkComm()
 	if n.linksUp != linksUp || !n.haveWake {
 		return n.finish()
 	}
-	if x := n.peerWake(p); x < n.lastWake {
-		n.lastWake = x
+	old := p.wake
+	p.wake = n.peerWake(p)
+	switch {
+	case p.wake < n.lastWake:
+		n.lastWake = p.wake
+	case old == n.lastWake && p.wake != old:
+		n.lastWake = n.wake() // p was (one of) the earliest, and moved
 	}
 	n.out.Wake = n.wakeTime()
 	return n.out
@@ -356,6 +367,8 @@ func (n *Node) probeTime(p *peer) mono.Time {
 	return t
 }
 
+// wake returns the earliest timer, taking each peer's from its cached wake
+// (see finish).
 func (n *Node) wake() mono.Time {
 	w := n.nextStatus
 	if n.boosting {
@@ -365,7 +378,7 @@ func (n *Node) wake() mono.Time {
 		w = min(w, n.nextReq)
 	}
 	for _, p := range n.order {
-		w = min(w, n.peerWake(p))
+		w = min(w, p.wake)
 	}
 	return w
 }
@@ -922,6 +935,12 @@ func (n *Node) overheard(h *header) {
 	to.recv.T.Postpone(first, last, later)
 	if last > to.recv.T.Last() && to.nextProbe.Before(n.mnow.Add(n.probeEvery)) {
 		to.nextProbe = n.mnow.Add(n.probeEvery)
+	}
+	if w := n.peerWake(to); w != to.wake {
+		if to.wake == n.lastWake {
+			n.haveWake = false // recomputed by finishPeer
+		}
+		to.wake = w
 	}
 }
 
