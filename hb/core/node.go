@@ -145,6 +145,7 @@ type Node struct {
 	wakeConvOf  mono.Time
 	wakeConvT   time.Time
 	deliverings []*wire.Message
+	due         []*peer // Tick's peers with a timer due
 	mem         []msgMem      // see newMsg
 	smallMem    []msgMemSmall // see newMsg
 }
@@ -260,6 +261,22 @@ func (n *Node) finishPeer(p *peer) Output {
 	return n.out
 }
 
+// finishSome is finish after a call that changed only the timers of the
+// given peers (and the node's own).
+func (n *Node) finishSome(peers []*peer) Output {
+	linksUp := n.linksUp
+	n.checkComm()
+	if n.linksUp != linksUp || !n.haveWake {
+		return n.finish()
+	}
+	for _, p := range peers {
+		p.wake = n.peerWake(p)
+	}
+	n.lastWake = n.wake()
+	n.out.Wake = n.wakeTime()
+	return n.out
+}
+
 // wakeTime returns lastWake as a time.Time, converted only when it moved.
 func (n *Node) wakeTime() time.Time {
 	if !n.wakeConv || n.wakeConvOf != n.lastWake {
@@ -320,12 +337,24 @@ func (n *Node) Tick(wall time.Time) Output {
 			n.nextStatus = now.Add(n.cfg.Keepalive)
 		}
 	}
-	n.changes = n.tab.Check(now, n.changes[:0])
+	// Only the peers with a timer due have anything to do: a peer's
+	// cached wake is the earliest of its timers (exact after every call).
+	due := n.due[:0]
+	for _, p := range n.order {
+		if p.wake <= now {
+			due = append(due, p)
+		}
+	}
+	n.due = due
+	n.changes = n.changes[:0]
+	for _, p := range due {
+		n.changes = n.tab.CheckPeer(now, p.mp, n.changes)
+	}
 	n.applyChanges()
 	if n.linksUp && !n.commUp && !now.Before(n.nextReq) {
 		n.sendReqNodes()
 	}
-	for _, p := range n.order {
+	for _, p := range due {
 		if !n.requesting(p) {
 			continue
 		}
@@ -343,7 +372,7 @@ func (n *Node) Tick(wall time.Time) Output {
 			p.nextProbe = now.Add(n.probeEvery)
 		}
 	}
-	return n.finish()
+	return n.finishSome(n.due)
 }
 
 // requesting reports whether p's gaps are worth asking for: not while it is

@@ -216,18 +216,26 @@ func (t *Table) SetPeerDeadTime(p *Peer, d time.Duration) {
 // interval by now, appending the changes to dst. A node's links die with it.
 func (t *Table) Check(now mono.Time, dst []Change) []Change {
 	for _, p := range t.peers {
-		iv := t.interval(p)
-		if p.Status != Dead && now.Sub(p.Fresh) > iv {
-			p.Status = Dead
-			p.Heard = false
-			dst = append(dst, Change{Kind: NodeDead, Node: p.Name})
-		}
-		for i := range p.Links {
-			l := &p.Links[i]
-			if l.Status == LinkUp && now.Sub(l.Last) > iv {
-				l.Status = LinkDead
-				dst = append(dst, Change{Kind: LinkChanged, Node: p.Name, Link: l.Name, Status: LinkDead})
-			}
+		dst = t.CheckPeer(now, p, dst)
+	}
+	return dst
+}
+
+// CheckPeer is Check for one peer of this table: Check is CheckPeer for
+// every peer in order, and a peer whose PeerWake is after now has nothing
+// to check.
+func (t *Table) CheckPeer(now mono.Time, p *Peer, dst []Change) []Change {
+	iv := t.interval(p)
+	if p.Status != Dead && now.Sub(p.Fresh) > iv {
+		p.Status = Dead
+		p.Heard = false
+		dst = append(dst, Change{Kind: NodeDead, Node: p.Name})
+	}
+	for i := range p.Links {
+		l := &p.Links[i]
+		if l.Status == LinkUp && now.Sub(l.Last) > iv {
+			l.Status = LinkDead
+			dst = append(dst, Change{Kind: LinkChanged, Node: p.Name, Link: l.Name, Status: LinkDead})
 		}
 	}
 	return dst
