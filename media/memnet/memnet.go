@@ -128,7 +128,11 @@ type Network[P any] struct {
 	condOK    []bool
 	condMedia []string
 	partied   bool
-	Stats     Stats
+	// The send time of the last packet delivered, as key and time.
+	sentKey  int64
+	sentTime time.Time
+	sentOK   bool
+	Stats    Stats
 }
 
 // New returns an empty network drawing randomness from rng.
@@ -382,8 +386,17 @@ func (n *Network[P]) Deliver(now time.Time, dst []Packet[P]) []Packet[P] {
 		}
 		n.Stats.Delivered++
 		// (connected: both endpoints exist)
-		dst = append(dst, Packet[P]{Medium: it.medium, From: it.from.name, To: it.to.name, ToIndex: it.to.idx,
-			Payload: it.payload, Sent: n.time(it.sent), At: n.time(at)})
+		p := Packet[P]{Medium: it.medium, From: it.from.name, To: it.to.name, ToIndex: it.to.idx, Payload: it.payload}
+		if at == nowKey {
+			p.At = now // the usual case: delivered when it arrives
+		} else {
+			p.At = n.time(at)
+		}
+		if it.sent != n.sentKey || !n.sentOK { // copies of one send arrive close together
+			n.sentKey, n.sentTime, n.sentOK = it.sent, n.time(it.sent), true
+		}
+		p.Sent = n.sentTime
+		dst = append(dst, p)
 	}
 	return dst
 }
@@ -394,6 +407,11 @@ func less(a, b *hent) bool {
 	}
 	return a.seq < b.seq
 }
+
+// The heap is 4-ary (half the levels of a binary one, and a node's
+// children share a cache line) and moves a hole instead of swapping. Keys
+// are unique (seq), so the order of delivery is the order of (at, seq)
+// whatever the heap's shape.
 
 // push adds it, arriving at key at (see key).
 func (n *Network[P]) push(at int64, it item[P]) {
@@ -406,17 +424,19 @@ func (n *Network[P]) push(at int64, it item[P]) {
 		slot = int32(len(n.slab))
 		n.slab = append(n.slab, it)
 	}
-	n.heap = append(n.heap, hent{at: at, seq: n.seq, slot: slot})
+	e := hent{at: at, seq: n.seq, slot: slot}
+	n.heap = append(n.heap, e)
 	h := n.heap
 	i := len(h) - 1
 	for i > 0 {
-		parent := (i - 1) / 2
-		if !less(&h[i], &h[parent]) {
+		parent := (i - 1) / 4
+		if !less(&e, &h[parent]) {
 			break
 		}
-		h[i], h[parent] = h[parent], h[i]
+		h[i] = h[parent]
 		i = parent
 	}
+	h[i] = e
 }
 
 func (n *Network[P]) pop() item[P] {
@@ -426,24 +446,30 @@ func (n *Network[P]) pop() item[P] {
 	var zero item[P]
 	n.slab[slot] = zero
 	n.free = append(n.free, slot)
-	last := len(h) - 1
-	h[0] = h[last]
-	h = h[:last]
+	last := h[len(h)-1]
+	h = h[:len(h)-1]
+	n.heap = h
+	if len(h) == 0 {
+		return top
+	}
 	i := 0
 	for {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < len(h) && less(&h[l], &h[m]) {
-			m = l
-		}
-		if r < len(h) && less(&h[r], &h[m]) {
-			m = r
-		}
-		if m == i {
+		c := 4*i + 1
+		if c >= len(h) {
 			break
 		}
-		h[i], h[m] = h[m], h[i]
+		m := c
+		for j := c + 1; j < c+4 && j < len(h); j++ {
+			if less(&h[j], &h[m]) {
+				m = j
+			}
+		}
+		if !less(&h[m], &last) {
+			break
+		}
+		h[i] = h[m]
 		i = m
 	}
-	n.heap = h
+	h[i] = last
 	return top
 }

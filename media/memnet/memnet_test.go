@@ -169,3 +169,46 @@ func TestToIndexIsAttachOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestArrivalOrderUnderJitter checks the heap against the rule it keeps:
+// packets come out by arrival time, ties in send order, with sends and
+// deliveries interleaved and the heap growing and shrinking.
+func TestArrivalOrderUnderJitter(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	n := New[int](rand.New(rand.NewPCG(9, 0)))
+	for i := range 6 {
+		n.Attach(fmt.Sprint("n", i), "eth0")
+	}
+	n.SetDelay(AllLinks, time.Millisecond, 3*time.Millisecond)
+	type sent struct {
+		seq int       // send order of the payload
+		at  time.Time // when it was sent
+	}
+	var sends []sent
+	var got []Packet[int]
+	now := t0
+	for i := range 20000 {
+		now = now.Add(time.Duration(rng.IntN(1500)) * time.Microsecond)
+		got = n.Deliver(now, got)
+		if rng.IntN(3) > 0 {
+			n.Send(now, fmt.Sprint("n", rng.IntN(6)), "eth0", i)
+			sends = append(sends, sent{i, now})
+		}
+	}
+	got = n.Deliver(now.Add(time.Hour), got)
+	if len(got) != 5*len(sends) {
+		t.Fatalf("%d packets delivered, want %d", len(got), 5*len(sends))
+	}
+	for i := 1; i < len(got); i++ {
+		a, b := got[i-1], got[i]
+		switch {
+		case b.At.Before(a.At):
+			t.Fatalf("packet %d arrives at %v, before the previous one at %v", i, b.At, a.At)
+		case b.At.Equal(a.At) && b.Payload < a.Payload:
+			t.Fatalf("packets %d and %d arrive together out of send order (%d after %d)", i-1, i, b.Payload, a.Payload)
+		}
+		if d := b.At.Sub(b.Sent); d < time.Millisecond || d >= 4*time.Millisecond {
+			t.Fatalf("packet %d took %v", i, d)
+		}
+	}
+}
