@@ -15,15 +15,17 @@
 // seed is logged when a test fails, so any run replays exactly.
 //
 // Cost (BenchmarkCluster16: 16 nodes, network and checks included, CPU
-// time from getrusage, on a shared and busy 2-core VM, 2026-11): keepalive
-// 1 s: about 2 ms CPU and 160 allocations per node per simulated minute;
-// keepalive 100 ms: about 23 ms and 1.6k; keepalive 1 s with 30% loss on
-// every link: about 4 ms and 380 (retransmission requests and answers reach
-// every node). A whole 10-minute, 16-node, 30%-loss run makes about a
-// million deliveries and takes about 0.9 s of CPU on that machine (1.5 s
-// before the November 2026 tuning). The time goes to the core itself
-// (Receive and Tick, about 55%), the network (about 25%) and allocation;
-// the checks are a few percent.
+// time from getrusage, on a shared 2-core VM, 2026-11-24): keepalive 1 s:
+// about 1.7 ms CPU and 6 allocations per node per simulated minute;
+// keepalive 100 ms: about 12 ms and 35; keepalive 1 s with 30% loss on
+// every link: about 2.5 ms and 235 (retransmission requests and answers
+// reach every node). A whole 10-minute, 16-node, 30%-loss run with
+// application messages (TestNoFalseDeathsUnderLoss) makes about a million
+// deliveries and takes about 0.45-0.5 s on that machine, started cold (0.75
+// s before the November 24 tuning, 1.5 s before the November 23 one). The
+// time goes to the core (Receive about 40%, Tick under 10%), the network
+// (about 20%), the runtime's allocation and collection (about 15%) and the
+// simulator's own stepping and checks.
 package sim
 
 import (
