@@ -145,7 +145,7 @@ type Node struct {
 	wakeConvOf  mono.Time
 	wakeConvT   time.Time
 	deliverings []*wire.Message
-	due         []*peer // Tick's peers with a timer due
+	due         []*peer       // Tick's peers with a timer due
 	mem         []msgMem      // see newMsg
 	smallMem    []msgMemSmall // see newMsg
 }
