@@ -826,6 +826,7 @@ func (n *Node) receive(medium string, m *wire.Message) (DropReason, *peer) {
 		fresh = fresh && bytes.Equal(t, []byte(TypeStatus))
 	}
 	n.changes = n.tab.HeardPeer(n.mnow, p.mp, medium, fresh, n.changes)
+	n.applyChanges() // a link coming up is reported before what the packet says, as heartbeat logs it
 	if !v.Fresh() {
 		return DropDuplicate, p
 	}
@@ -888,6 +889,7 @@ func (n *Node) receiveNoSeq(p *peer, medium, t string, gen uint64, m *wire.Messa
 	fresh := gen == p.gen && gen != 0 && !n.cfg.HeartbeatLiveness &&
 		n.mnow.Sub(p.mp.Fresh) >= n.cfg.Keepalive && n.nsFresh(p, m, h)
 	n.changes = n.tab.HeardPeer(n.mnow, p.mp, medium, fresh, n.changes)
+	n.applyChanges() // a link coming up is reported before what the packet says, as heartbeat logs it
 	if !h.toUs(n.self, n.cfg.UUID) {
 		switch t {
 		case TypeRexmit:

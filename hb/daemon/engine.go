@@ -67,9 +67,16 @@ func (e *clusterEngine) linkIndex(names []string) int {
 }
 
 // takeCore copies a core output (its slices are reused by the next call)
-// into o and returns the resource-manager inputs it implies.
-func (e *clusterEngine) takeCore(now time.Time, co core.Output, o *out) []func() rm.Output {
-	var feed []func() rm.Output
+// into o, gives the resource manager the inputs it implies as each event
+// comes (so the manager's log lines follow the event that caused them, as
+// in heartbeat's log), and returns the messages the manager wants sent.
+func (e *clusterEngine) takeCore(now time.Time, co core.Output, o *out) []*wire.Message {
+	var sends []*wire.Message
+	feed := func(f func() rm.Output) {
+		if e.rm != nil {
+			sends = append(sends, e.takeRM(f(), o)...)
+		}
+	}
 	for _, s := range co.Send {
 		link := -1
 		if s.Media != nil {
@@ -114,24 +121,24 @@ func (e *clusterEngine) takeCore(now time.Time, co core.Output, o *out) []func()
 						continue
 					}
 					e.tell(n.Name, rm.Status(n.Status))
-					feed = append(feed, func() rm.Output { return e.rm.NodeStatus(now, n.Name, rm.Status(n.Status)) })
+					feed(func() rm.Output { return e.rm.NodeStatus(now, n.Name, rm.Status(n.Status)) })
 				}
 			}
-			feed = append(feed, func() rm.Output { return e.rm.NodeStatus(now, e.local, rm.Status(ev.Status)) })
+			feed(func() rm.Output { return e.rm.NodeStatus(now, e.local, rm.Status(ev.Status)) })
 		case core.NodeStatus:
 			o.Events = append(o.Events, event{Level: slog.LevelInfo, Text: fmt.Sprintf("Status update for node %s: status %s", ev.Node, ev.Status)})
 			e.tell(ev.Node, rm.Status(ev.Status))
-			feed = append(feed, func() rm.Output { return e.rm.NodeStatus(now, ev.Node, rm.Status(ev.Status)) })
+			feed(func() rm.Output { return e.rm.NodeStatus(now, ev.Node, rm.Status(ev.Status)) })
 		case core.NodeDead:
 			e.tell(ev.Node, rm.StatusDead)
 			e.trigger = trigger{Reason: ev.Node + " dead", From: ev.Node, At: now}
 			o.Events = append(o.Events, event{Level: slog.LevelWarn, Text: fmt.Sprintf("node %s: is dead", ev.Node)})
-			feed = append(feed, func() rm.Output { return e.rm.NodeStatus(now, ev.Node, rm.StatusDead) })
+			feed(func() rm.Output { return e.rm.NodeStatus(now, ev.Node, rm.StatusDead) })
 		case core.LinkStatusChange:
 			o.Events = append(o.Events, event{Level: slog.LevelInfo, Text: fmt.Sprintf("Link %s:%s %s.", ev.Node, ev.Link, ev.LinkStat)})
 		case core.PeerRestarted:
 			// The resource manager logs "Heartbeat restart on node %s".
-			feed = append(feed, func() rm.Output { return e.rm.PeerRestarted(now, ev.Node) })
+			feed(func() rm.Output { return e.rm.PeerRestarted(now, ev.Node) })
 		case core.PartitionHealed:
 			o.Events = append(o.Events,
 				event{Level: LevelCrit, Text: fmt.Sprintf("Cluster node %s returning after partition.", ev.Node)},
@@ -162,13 +169,10 @@ func (e *clusterEngine) takeCore(now time.Time, co core.Output, o *out) []func()
 					e.trigger = trigger{Reason: src + " shut down", From: src, At: now}
 				}
 			}
-			feed = append(feed, func() rm.Output { return e.rm.Receive(now, msg) })
+			feed(func() rm.Output { return e.rm.Receive(now, msg) })
 		}
 	}
-	if e.rm == nil {
-		return nil
-	}
-	return feed
+	return sends
 }
 
 func (e *clusterEngine) tell(node string, st rm.Status) {
@@ -216,19 +220,11 @@ func (e *clusterEngine) takeRM(r rm.Output, o *out) []*wire.Message {
 // the manager's messages through the core, until nothing is left.
 func (e *clusterEngine) settle(now time.Time, co core.Output, o *out) {
 	e.now = now
-	feed := e.takeCore(now, co, o)
-	var sends []*wire.Message
-	for guard := 0; (len(feed) > 0 || len(sends) > 0) && guard < 1000; guard++ {
-		for len(feed) > 0 {
-			f := feed[0]
-			feed = feed[1:]
-			sends = append(sends, e.takeRM(f(), o)...)
-		}
-		for len(sends) > 0 {
-			m := sends[0]
-			sends = sends[1:]
-			feed = append(feed, e.takeCore(now, e.core.Command(now, core.Send{Msg: m}), o)...)
-		}
+	sends := e.takeCore(now, co, o)
+	for guard := 0; len(sends) > 0 && guard < 10000; guard++ {
+		m := sends[0]
+		sends = sends[1:]
+		sends = append(sends, e.takeCore(now, e.core.Command(now, core.Send{Msg: m}), o)...)
 	}
 	o.Wake = earliest(e.coreWake, e.rmWake)
 }

@@ -17,6 +17,8 @@ import (
 // resource actions instantly. No goroutines, no sockets.
 type pair struct {
 	t      *testing.T
+	res    *haresources.File
+	fb     rm.AutoFailback
 	now    time.Time
 	eng    map[string]*clusterEngine
 	codec  *wireCodec
@@ -40,19 +42,25 @@ func newPair(t *testing.T, failback rm.AutoFailback) *pair {
 		t.Fatal(probs)
 	}
 	res, _ := haresources.Parse([]byte("hb1 demo::web\n"), "haresources")
-	p := &pair{t: t, now: time.Unix(1_800_000_000, 0), eng: map[string]*clusterEngine{}, codec: &wireCodec{keys: keys},
+	p := &pair{t: t, res: res, fb: failback, now: time.Unix(1_800_000_000, 0), eng: map[string]*clusterEngine{}, codec: &wireCodec{keys: keys},
 		wake: map[string]time.Time{}, down: map[string]bool{}, logs: map[string][]string{},
 		held: map[string]map[string]bool{"hb1": {}, "hb2": {}}, ready: map[string]bool{}, exited: map[string]bool{}}
-	for i, n := range []string{"hb1", "hb2"} {
-		e, err := newClusterEngine(core.Config{Node: n, UUID: [16]byte{byte(i + 1)}, Generation: 100, Nodes: []string{"hb1", "hb2"},
-			Media: []string{"eth0"}, Keepalive: 200 * time.Millisecond, DeadTime: 2 * time.Second, InitDead: 4 * time.Second,
-			Rand: rand.New(rand.NewPCG(uint64(i), 1))}, true, res.Groups, failback, rm.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.eng[n] = e
+	for _, n := range []string{"hb1", "hb2"} {
+		p.boot(n, 100)
 	}
 	return p
+}
+
+// boot (re)creates node n's engine with generation gen.
+func (p *pair) boot(n string, gen uint64) {
+	i := map[string]int{"hb1": 0, "hb2": 1}[n]
+	e, err := newClusterEngine(core.Config{Node: n, UUID: [16]byte{byte(i + 1)}, Generation: gen, Nodes: []string{"hb1", "hb2"},
+		Media: []string{"eth0"}, Keepalive: 200 * time.Millisecond, DeadTime: 2 * time.Second, InitDead: 4 * time.Second,
+		Rand: rand.New(rand.NewPCG(uint64(i), gen))}, true, p.res.Groups, p.fb, rm.Config{})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.eng[n] = e
 }
 
 func (p *pair) apply(node string, o out) {
@@ -197,5 +205,47 @@ func TestEngineShutdown(t *testing.T) {
 	}
 	if p.held["hb1"]["demo::web"] || !p.held["hb2"]["demo::web"] {
 		t.Fatalf("after hb1's shutdown: hb1 %v hb2 %v", p.held["hb1"], p.held["hb2"])
+	}
+}
+
+// index returns the position of text in node's log at or after from, or -1.
+func (p *pair) index(node, text string, from int) int {
+	for i := from; i < len(p.logs[node]); i++ {
+		if p.logs[node][i] == text {
+			return i
+		}
+	}
+	return -1
+}
+
+// TestEngineLogOrderAsHeartbeat: heartbeat logs a peer's link coming up
+// before the status its packet carries, and a restart before both (see the
+// captures' ha-log: "Heartbeat restart on node hb1", "Link hb1:eth0 up.",
+// "Status update for node hb1: status init").
+func TestEngineLogOrderAsHeartbeat(t *testing.T) {
+	p := newPair(t, rm.FailbackOn)
+	p.start()
+	p.run(10 * time.Second)
+	link, status := p.index("hb2", "Link hb1:eth0 up.", 0), p.index("hb2", "Status update for node hb1: status up", 0)
+	if link < 0 || status < 0 || link > status {
+		t.Fatalf("start-up: link up at %d, status up at %d, want the link first:\n%s", link, status, strings.Join(p.logs["hb2"], "\n"))
+	}
+
+	p.down["hb1"] = true
+	p.run(4 * time.Second)
+	if !p.logged("hb2", "node hb1: is dead") {
+		t.Fatalf("hb1 not declared dead:\n%s", strings.Join(p.logs["hb2"], "\n"))
+	}
+	mark := len(p.logs["hb2"])
+	p.boot("hb1", 101)
+	p.down["hb1"] = false
+	p.apply("hb1", p.eng["hb1"].Start(p.now))
+	p.run(5 * time.Second)
+	restart := p.index("hb2", "Heartbeat restart on node hb1", mark)
+	link = p.index("hb2", "Link hb1:eth0 up.", mark)
+	initSt := p.index("hb2", "Status update for node hb1: status init", mark)
+	if restart < 0 || link < 0 || initSt < 0 || !(restart < link && link < initSt) {
+		t.Fatalf("restart at %d, link up at %d, status init at %d; want them in that order:\n%s",
+			restart, link, initSt, strings.Join(p.logs["hb2"][mark:], "\n"))
 	}
 }
