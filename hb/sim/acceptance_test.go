@@ -21,7 +21,8 @@ func TestNoFalseDeathsUnderLoss(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("%dnodes-%.0f%%", c.nodes, c.loss*100), func(t *testing.T) {
-			t.Parallel() // independent simulations
+			// Not parallel: each case's time is its own cost (the
+			// acceptance asks each to run well under a second).
 			s := New(t, Options{Nodes: c.nodes, Seed: 1, Keepalive: time.Second, DeadTime: 10 * time.Second,
 				AppEvery: 5 * time.Second})
 			s.Net.SetLoss(memnet.AllLinks, c.loss)
