@@ -74,8 +74,7 @@ type Packet[P any] struct {
 	At      time.Time // arrival time
 }
 
-// item is a packet in flight, small because the heap's slab moves it
-// twice: its Packet is built when it is delivered.
+// item is a packet in flight; its Packet is built when it is delivered.
 type item[P any] struct {
 	payload  P
 	from, to *endpoint
@@ -83,12 +82,31 @@ type item[P any] struct {
 	sent     int64 // key of the send time
 }
 
-// hent is a packet's entry in the arrival-time heap: small, so that heap
-// moves are cheap; the packet itself stays put in Network.slab.
+// The packets in flight. One send's copies (one per receiver, two when
+// duplicated) form a run, sorted by arrival and send order; a heap orders
+// the runs by their next packet. A send reaches every node of a medium, so
+// the heap holds one entry per send in flight (a handful) instead of one
+// per copy (dozens), and a copy leaves its run without a heap move unless
+// the run's next copy arrives later than another run's.
+
+// rent is a packet in a run.
+type rent[P any] struct {
+	at  int64  // arrival, nanoseconds since Network.epoch
+	seq uint64 // tie-break: send order
+	it  item[P]
+}
+
+// run is one send's packets: ents[pos:] are still in flight.
+type run[P any] struct {
+	ents []rent[P]
+	pos  int
+}
+
+// hent is a run's entry in the heap: its next packet's key.
 type hent struct {
-	at   int64  // arrival, nanoseconds since Network.epoch
-	seq  uint64 // tie-break: send order
-	slot int32  // index in slab
+	at   int64
+	seq  uint64
+	slot int32 // index in Network.runs
 }
 
 type endpoint struct {
@@ -116,8 +134,10 @@ type Network[P any] struct {
 	eps     []*endpoint // same order
 	rules   []rule
 	heap    []hent
-	slab    []item[P]
-	free    []int32
+	runs    []run[P]
+	free    []int32   // unused runs
+	open    int32     // the run being filled by a send
+	flying  int       // packets in flight
 	epoch   time.Time // heap keys count from here (the first send)
 	started bool
 	seq     uint64
@@ -291,11 +311,13 @@ func (n *Network[P]) Send(now time.Time, from, medium string, p P) {
 	src := n.nodes[from]
 	key := n.key(now)
 	mi := n.mediumIndex(medium)
+	n.openRun()
 	for _, e := range n.eps {
 		if e != src && slices.Contains(e.media, medium) {
 			n.sendTo(key, src, mi, medium, e, p)
 		}
 	}
+	n.closeRun()
 }
 
 // SendTo sends payload p to one node only (if it is on that medium).
@@ -304,7 +326,9 @@ func (n *Network[P]) SendTo(now time.Time, from, medium, to string, p P) {
 	if e == nil || !slices.Contains(e.media, medium) {
 		return
 	}
+	n.openRun()
 	n.sendTo(n.key(now), n.nodes[from], n.mediumIndex(medium), medium, e, p)
+	n.closeRun()
 }
 
 // key returns t as a heap key: nanoseconds since the epoch, which is set
@@ -352,7 +376,8 @@ func (n *Network[P]) sendTo(nowKey int64, src *endpoint, mi int, medium string, 
 			d += by
 		}
 		n.seq++
-		n.push(nowKey+int64(d), item[P]{payload: p, from: src, to: e, medium: medium, sent: nowKey})
+		r := &n.runs[n.open]
+		r.ents = append(r.ents, rent[P]{at: nowKey + int64(d), seq: n.seq, it: item[P]{payload: p, from: src, to: e, medium: medium, sent: nowKey}})
 	}
 }
 
@@ -365,7 +390,7 @@ func (n *Network[P]) Next() (time.Time, bool) {
 }
 
 // InFlight returns the number of packets in flight.
-func (n *Network[P]) InFlight() int { return len(n.heap) }
+func (n *Network[P]) InFlight() int { return n.flying }
 
 // Deliver appends to dst every packet that has arrived by now, in arrival
 // order (ties in send order), dropping those whose link was cut or whose
@@ -378,8 +403,7 @@ func (n *Network[P]) Deliver(now time.Time, dst []Packet[P]) []Packet[P] {
 	// slab for the packet's At, no Time comparison per packet.
 	nowKey := n.key(now)
 	for len(n.heap) > 0 && n.heap[0].at <= nowKey {
-		at := n.heap[0].at
-		it := n.pop()
+		at, it := n.pop()
 		if !n.connected(it.from, it.to) {
 			n.Stats.Cut++
 			continue
@@ -401,11 +425,62 @@ func (n *Network[P]) Deliver(now time.Time, dst []Packet[P]) []Packet[P] {
 	return dst
 }
 
-func less(a, b *hent) bool {
-	if a.at != b.at {
-		return a.at < b.at
+// openRun starts the run a send fills.
+func (n *Network[P]) openRun() {
+	if k := len(n.free); k > 0 {
+		n.open = n.free[k-1]
+		n.free = n.free[:k-1]
+	} else {
+		n.open = int32(len(n.runs))
+		n.runs = append(n.runs, run[P]{})
 	}
-	return a.seq < b.seq
+}
+
+// closeRun sorts the open run by (at, seq) and puts it in the heap, or
+// frees it when every copy was lost.
+func (n *Network[P]) closeRun() {
+	r := &n.runs[n.open]
+	e := r.ents
+	if len(e) == 0 {
+		n.free = append(n.free, n.open)
+		return
+	}
+	for i := 1; i < len(e); i++ { // insertion sort: a few copies, seq already ascending
+		x := e[i]
+		j := i
+		for j > 0 && (e[j-1].at > x.at || e[j-1].at == x.at && e[j-1].seq > x.seq) {
+			e[j] = e[j-1]
+			j--
+		}
+		e[j] = x
+	}
+	n.flying += len(e)
+	n.push(hent{at: e[0].at, seq: e[0].seq, slot: n.open})
+}
+
+// pop removes the earliest packet in flight and returns it with its key.
+func (n *Network[P]) pop() (int64, item[P]) {
+	h := &n.heap[0]
+	r := &n.runs[h.slot]
+	e := &r.ents[r.pos]
+	at, it := e.at, e.it
+	e.it = item[P]{} // keep no payload alive
+	r.pos++
+	n.flying--
+	if r.pos < len(r.ents) {
+		h.at, h.seq = r.ents[r.pos].at, r.ents[r.pos].seq
+		n.down(0)
+		return at, it
+	}
+	r.ents, r.pos = r.ents[:0], 0
+	n.free = append(n.free, h.slot)
+	last := len(n.heap) - 1
+	n.heap[0] = n.heap[last]
+	n.heap = n.heap[:last]
+	if last > 0 {
+		n.down(0)
+	}
+	return at, it
 }
 
 // The heap is 4-ary (half the levels of a binary one, and a node's
@@ -413,18 +488,15 @@ func less(a, b *hent) bool {
 // are unique (seq), so the order of delivery is the order of (at, seq)
 // whatever the heap's shape.
 
-// push adds it, arriving at key at (see key).
-func (n *Network[P]) push(at int64, it item[P]) {
-	var slot int32
-	if k := len(n.free); k > 0 {
-		slot = n.free[k-1]
-		n.free = n.free[:k-1]
-		n.slab[slot] = it
-	} else {
-		slot = int32(len(n.slab))
-		n.slab = append(n.slab, it)
+func less(a, b *hent) bool {
+	if a.at != b.at {
+		return a.at < b.at
 	}
-	e := hent{at: at, seq: n.seq, slot: slot}
+	return a.seq < b.seq
+}
+
+// push adds e to the heap.
+func (n *Network[P]) push(e hent) {
 	n.heap = append(n.heap, e)
 	h := n.heap
 	i := len(h) - 1
@@ -439,20 +511,10 @@ func (n *Network[P]) push(at int64, it item[P]) {
 	h[i] = e
 }
 
-func (n *Network[P]) pop() item[P] {
+// down restores the heap below i after h[i]'s key grew.
+func (n *Network[P]) down(i int) {
 	h := n.heap
-	slot := h[0].slot
-	top := n.slab[slot]
-	var zero item[P]
-	n.slab[slot] = zero
-	n.free = append(n.free, slot)
-	last := h[len(h)-1]
-	h = h[:len(h)-1]
-	n.heap = h
-	if len(h) == 0 {
-		return top
-	}
-	i := 0
+	x := h[i]
 	for {
 		c := 4*i + 1
 		if c >= len(h) {
@@ -464,12 +526,11 @@ func (n *Network[P]) pop() item[P] {
 				m = j
 			}
 		}
-		if !less(&h[m], &last) {
+		if !less(&h[m], &x) {
 			break
 		}
 		h[i] = h[m]
 		i = m
 	}
-	h[i] = last
-	return top
+	h[i] = x
 }
