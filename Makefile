@@ -44,6 +44,12 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+# Failover time, RSS and idle CPU of real daemons in network namespaces
+# (root, about 2 minutes); not part of `make test`. See hb/e2e/failoverbench.
+.PHONY: bench-failover
+bench-failover:
+	$(GO) test -run XXX -bench . -benchtime=1x -timeout 20m ./hb/e2e/failoverbench
+
 demo: build
 	./tools/demo.sh
 

@@ -1,0 +1,2 @@
+// Package failoverbench measures heartbeat-go against heartbeat 3.0.6.
+package failoverbench
