@@ -19,8 +19,21 @@ type Spec struct {
 // Open opens the medium once.
 func (s Spec) Open() (Medium, error) { return s.open() }
 
-// Keep opens the medium and keeps it open (see Keep).
+// Keep opens the medium and keeps it open (see Keep). A medium that
+// cannot be opened is retried in the background; at start-up use
+// KeepOpen, which reports it as heartbeat does.
 func (s Spec) Keep(opts KeepOptions) *Kept { return Keep(s.Kind, s.Name, s.Link, s.open, opts) }
+
+// KeepOpen opens the medium now and keeps it open (see KeepOpen): the
+// start-up form, failing with an *OpenError when the medium cannot be
+// opened.
+func (s Spec) KeepOpen(opts KeepOptions) (*Kept, error) {
+	k, err := KeepOpen(s.Kind, s.Name, s.Link, s.open, opts)
+	if err != nil {
+		return nil, &OpenError{Name: s.Name, Kind: s.Kind, Link: s.Link, Err: err}
+	}
+	return k, nil
+}
 
 // Parse turns one ha.cf media directive into media specs, the way
 // heartbeat 3.0.6 splits them: bcast, serial, ping and ping6 make one
@@ -227,16 +240,33 @@ func atoi(s string) int {
 	return n
 }
 
-// FromDirective parses a media directive and keeps every medium it names
-// open (Spec.Keep): the daemon's one-call way from ha.cf to running media.
+// FromDirective parses a media directive and opens every medium it
+// names, keeping them open (Spec.KeepOpen): the one-call way from ha.cf
+// to running media at start-up. When one of them cannot be opened,
+// those already opened are closed and the *OpenError is returned, as
+// heartbeat 3.0.6 refuses to start then; failures after that are retried
+// in the background.
 func FromDirective(kind string, args []string, udpport, baud int, opts KeepOptions) ([]*Kept, error) {
 	specs, err := Parse(kind, args, udpport, baud)
 	if err != nil {
 		return nil, err
 	}
+	return keepOpenAll(specs, opts)
+}
+
+// keepOpenAll opens every spec in order (Spec.KeepOpen); on the first
+// failure it closes those already open and returns the error.
+func keepOpenAll(specs []Spec, opts KeepOptions) ([]*Kept, error) {
 	out := make([]*Kept, 0, len(specs))
 	for _, s := range specs {
-		out = append(out, s.Keep(opts))
+		k, err := s.KeepOpen(opts)
+		if err != nil {
+			for _, o := range out {
+				o.Close()
+			}
+			return nil, err
+		}
+		out = append(out, k)
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package media
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -46,8 +47,37 @@ type Kept struct {
 }
 
 // Keep starts keeping a medium. name and link are used for Stats while
-// the medium cannot be opened.
+// the medium cannot be opened. The first open happens in the background
+// too: a medium that cannot be opened is retried, never reported to the
+// caller (KeepOpen is the start-up form that reports it).
 func Keep(kind Kind, name, link string, open Opener, opts KeepOptions) *Kept {
+	k := newKept(kind, name, link, open, opts)
+	k.wg.Add(1)
+	go k.loop(nil)
+	return k
+}
+
+// KeepOpen opens the medium once, now, and returns the error when that
+// fails, starting nothing: heartbeat 3.0.6 does not start when a medium
+// cannot be opened ("make_io_childpair: cannot open ..."), whatever the
+// other media do. Once open, the medium is kept as Keep keeps it: a
+// failure after start-up (an interface removed at run time, a serial
+// device unplugged) is retried in the background with back-off.
+func KeepOpen(kind Kind, name, link string, open Opener, opts KeepOptions) (*Kept, error) {
+	m, err := open()
+	if err != nil {
+		return nil, err
+	}
+	if m == nil {
+		return nil, fmt.Errorf("%s: opening gave no medium", name)
+	}
+	k := newKept(kind, name, link, open, opts)
+	k.wg.Add(1)
+	go k.loop(m)
+	return k, nil
+}
+
+func newKept(kind Kind, name, link string, open Opener, opts KeepOptions) *Kept {
 	if opts.MinBackoff <= 0 {
 		opts.MinBackoff = time.Second
 	}
@@ -73,17 +103,24 @@ func Keep(kind Kind, name, link string, open Opener, opts KeepOptions) *Kept {
 	k.init(kind, name, link)
 	k.state = StateDown
 	k.retired.Dropped = map[DropReason]uint64{}
-	k.wg.Add(1)
-	go k.loop()
 	return k
 }
 
-func (k *Kept) loop() {
+// loop opens, watches and reopens the medium until Close. first, when
+// not nil, is the medium KeepOpen already opened.
+func (k *Kept) loop(first Medium) {
 	defer k.wg.Done()
 	backoff := k.opts.MinBackoff
 	failed := false
 	for {
-		m, err := k.open()
+		m, err := first, error(nil)
+		if first == nil {
+			m, err = k.open()
+		}
+		first = nil
+		if err == nil && m == nil {
+			err = errors.New("opening gave no medium")
+		}
 		if err != nil {
 			k.setErr(err)
 			k.setState(StateDown)
