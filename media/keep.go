@@ -72,6 +72,9 @@ func KeepOpen(kind Kind, name, link string, open Opener, opts KeepOptions) (*Kep
 		return nil, fmt.Errorf("%s: opening gave no medium", name)
 	}
 	k := newKept(kind, name, link, open, opts)
+	// Installed (and its open lines logged) before KeepOpen returns, so
+	// the start-up log reads in ha.cf order, as heartbeat's does.
+	k.install(m, false)
 	k.wg.Add(1)
 	go k.loop(m)
 	return k, nil
@@ -107,59 +110,41 @@ func newKept(kind Kind, name, link string, open Opener, opts KeepOptions) *Kept 
 }
 
 // loop opens, watches and reopens the medium until Close. first, when
-// not nil, is the medium KeepOpen already opened.
+// not nil, is the medium KeepOpen already opened and installed.
 func (k *Kept) loop(first Medium) {
 	defer k.wg.Done()
 	backoff := k.opts.MinBackoff
 	failed := false
 	for {
-		m, err := first, error(nil)
+		m := first
 		if first == nil {
+			var err error
 			m, err = k.open()
-		}
-		first = nil
-		if err == nil && m == nil {
-			err = errors.New("opening gave no medium")
-		}
-		if err != nil {
-			k.setErr(err)
-			k.setState(StateDown)
-			if !failed {
-				k.opts.Logger.Error("medium failed to open; retrying", "medium", k.name, "err", err)
+			if err == nil && m == nil {
+				err = errors.New("opening gave no medium")
 			}
-			failed = true
-			if !k.sleep(backoff) {
+			if err != nil {
+				k.setErr(err)
+				k.setState(StateDown)
+				if !failed {
+					k.opts.Logger.Error("medium failed to open; retrying", "medium", k.name, "err", err)
+				}
+				failed = true
+				if !k.sleep(backoff) {
+					return
+				}
+				backoff = min(backoff*2, k.opts.MaxBackoff)
+				continue
+			}
+			if !k.install(m, failed) {
 				return
 			}
-			backoff = min(backoff*2, k.opts.MaxBackoff)
-			continue
 		}
-		k.mu.Lock()
-		select {
-		case <-k.closed:
-			k.mu.Unlock()
-			m.Close()
-			return
-		default:
-		}
-		k.cur = m
-		k.gone = make(chan struct{})
-		close(k.ready)
-		if failed {
-			k.reopens++
-			k.opts.Logger.Info("medium reopened", "medium", k.name)
-		}
-		k.mu.Unlock()
-		if ol, ok := m.(OpenLogger); ok {
-			for _, line := range ol.OpenLog() {
-				k.opts.Logger.Info(line, "medium", k.name)
-			}
-		}
-		k.setState(StateUp)
+		first = nil
 		backoff = k.opts.MinBackoff
 
 		// Up: wait for a failure report, a failed check or Close.
-		err = k.watch(m)
+		err := k.watch(m)
 		k.mu.Lock()
 		k.cur = nil
 		k.ready = make(chan struct{})
@@ -181,6 +166,34 @@ func (k *Kept) loop(first Medium) {
 		}
 		backoff = min(backoff*2, k.opts.MaxBackoff)
 	}
+}
+
+// install makes m the current medium, logs its open lines and marks the
+// keeper up; after a Close it closes m instead and reports false.
+func (k *Kept) install(m Medium, reopened bool) bool {
+	k.mu.Lock()
+	select {
+	case <-k.closed:
+		k.mu.Unlock()
+		m.Close()
+		return false
+	default:
+	}
+	k.cur = m
+	k.gone = make(chan struct{})
+	close(k.ready)
+	if reopened {
+		k.reopens++
+		k.opts.Logger.Info("medium reopened", "medium", k.name)
+	}
+	k.mu.Unlock()
+	if ol, ok := m.(OpenLogger); ok {
+		for _, line := range ol.OpenLog() {
+			k.opts.Logger.Info(line, "medium", k.name)
+		}
+	}
+	k.setState(StateUp)
+	return true
 }
 
 var errBroken = errors.New("medium reported broken")
