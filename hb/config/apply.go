@@ -682,7 +682,7 @@ func (b *builder) ucast(d hacf.Directive) {
 			ok = false
 		}
 	}
-	if b.env.Interface != nil {
+	if b.env.Interface != nil && (v6 || !b.env.UcastIfaceAtOpen) {
 		if _, err := b.env.Interface(dev); err != nil {
 			b.errf(d.Line, d.Name, "%s %s: interface %q does not exist (%v); heartbeat fails when it opens the medium", d.Name, dev, dev, err)
 			ok = false

@@ -30,6 +30,13 @@ type Env struct {
 	StonithType func(name string) error
 	// ReadFile reads the optional nodeinfo file; nil means it is not read.
 	ReadFile func(path string) ([]byte, error)
+	// UcastIfaceAtOpen leaves a ucast line's interface unchecked:
+	// heartbeat 3.0.6 accepts the config and finds a missing interface
+	// only when it opens the medium, after it has started (exit 1, not
+	// 6). The daemon sets it and fails there; --check reports it. (A
+	// ucast6 interface is checked either way: heartbeat checks it while
+	// reading ha.cf.)
+	UcastIfaceAtOpen bool
 }
 
 // Offline returns an Env that checks nothing on the machine; the node name

@@ -300,6 +300,12 @@ func detach(o Options, stderr io.Writer) int {
 		}
 		select {
 		case <-exited:
+			if pid, _ := ReadPid(o.pidFile()); pid == child {
+				// It had started (pid file written) and failed after,
+				// as when a medium cannot be opened: heartbeat's parent
+				// has returned 0 by then.
+				return ExitOK
+			}
 			if cmd.ProcessState != nil && cmd.ProcessState.ExitCode() > 0 {
 				return cmd.ProcessState.ExitCode()
 			}

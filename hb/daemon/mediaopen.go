@@ -19,9 +19,23 @@ import (
 func links(cfg *config.Config) []config.Medium { return cfg.HeartbeatMedia() }
 
 // openMedia opens every heartbeat medium and starts one receive goroutine
-// per medium. A medium that fails to open is kept and reopened in the
-// background (media.Keep), as heartbeat keeps going with its other media.
-func (r *runtime) openMedia(ctx context.Context) error {
+// per medium. Every medium is opened once, now: when one cannot be
+// opened, those already opened are closed and the *media.OpenError is
+// returned, for the daemon does not start then, as heartbeat 3.0.6 does
+// not (hb/daemon/testdata/media-open-verdicts.txt: "make_io_childpair:
+// cannot open ...", whatever the other media do). A medium that opened
+// is kept (media.KeepOpen): when it fails later (an interface removed at
+// run time) it is reopened in the background and the daemon goes on with
+// its other media.
+func (r *runtime) openMedia(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			for _, m := range r.media {
+				m.Close()
+			}
+			r.media = nil
+		}
+	}()
 	shared := map[string]*boundUDP{}
 	for i, m := range links(r.cfg) {
 		var med media.Medium
@@ -45,7 +59,7 @@ func (r *runtime) openMedia(ctx context.Context) error {
 			}
 			u, err := openBoundUDP(m.String(), r.o.Bind, port, peers)
 			if err != nil {
-				return fmt.Errorf("%s: %w", m.String(), err)
+				return &media.OpenError{Name: m.String(), Kind: media.Kind(m.Type), Link: m.LinkName(), Err: err}
 			}
 			shared[key] = u
 			med = u
@@ -54,7 +68,11 @@ func (r *runtime) openMedia(ctx context.Context) error {
 			open := func() (media.Medium, error) { return openMedium(m, r.cfg) }
 			// The medium logs heartbeat's own start lines (OpenLog)
 			// once open, "glib: " first as heartbeat does.
-			med = media.Keep(media.Kind(m.Type), m.String(), m.LinkName(), open, media.KeepOptions{Logger: pluginLogger(r.log)})
+			k, err := media.KeepOpen(media.Kind(m.Type), m.String(), m.LinkName(), open, media.KeepOptions{Logger: pluginLogger(r.log)})
+			if err != nil {
+				return &media.OpenError{Name: m.String(), Kind: media.Kind(m.Type), Link: m.LinkName(), Err: err}
+			}
+			med = k
 		}
 		r.media = append(r.media, med)
 		if r.o.Bind != "" && m.Type == config.Ucast {
@@ -68,6 +86,20 @@ func (r *runtime) openMedia(ctx context.Context) error {
 		return errors.New("No heartbeat media defined")
 	}
 	return nil
+}
+
+// mediaOpenFailed logs a start-up that openMedia refused: heartbeat-go's
+// own account of the medium that did not open, then the lines heartbeat
+// 3.0.6 closes with when a medium cannot be opened (its child processes
+// see the master control process die and go down with it).
+func (r *runtime) mediaOpenFailed(err error) {
+	r.log.Error(err.Error())
+	var oe *media.OpenError
+	if !errors.As(err, &oe) {
+		return
+	}
+	crit(r.log, "Emergency Shutdown: Master Control process died.")
+	crit(r.log, "Emergency Shutdown(MCP dead): Killing ourselves.")
 }
 
 func portOf(m config.Medium, cfg *config.Config) int {

@@ -180,7 +180,11 @@ func loadConfig(o Options, log *slog.Logger) (*config.Config, error) {
 	// The same checks as heartbeat --check: files and machine (peers and
 	// ping hosts resolve, respawn users and programs exist, interfaces
 	// exist), which heartbeat 3.0.6 also refuses to start without.
-	cfg, probs := config.LoadWith(o.ConfigDir, config.Options{Node: o.Node, Env: machineEnv()})
+	// A ucast line's missing interface is found when the medium is
+	// opened (openMedia), as heartbeat finds it.
+	env := machineEnv()
+	env.UcastIfaceAtOpen = true
+	cfg, probs := config.LoadWith(o.ConfigDir, config.Options{Node: o.Node, Env: env})
 	for _, p := range probs {
 		if p.Severity == 0 {
 			log.Error(p.Msg)
@@ -364,7 +368,7 @@ func (r *runtime) run(parent context.Context) int {
 			go r.receive(ctx, i, m)
 		}
 	} else if err := r.openMedia(ctx); err != nil {
-		r.log.Error(err.Error())
+		r.mediaOpenFailed(err)
 		return ExitGeneric
 	}
 	defer r.closeMedia()
