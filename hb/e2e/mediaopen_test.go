@@ -114,7 +114,8 @@ func mediaLab(t *testing.T) string {
 	if err := netlab.Available(); err != nil {
 		t.Skip("needs root and ip netns: " + err.Error())
 	}
-	ns := fmt.Sprintf("hbmo-%d", os.Getpid())
+	mediaLabs++
+	ns := fmt.Sprintf("hbmo-%d-%d", os.Getpid(), mediaLabs)
 	ip := func(args ...string) {
 		t.Helper()
 		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
@@ -136,6 +137,9 @@ func mediaLab(t *testing.T) string {
 	ip(append(n, "addr", "add", "198.18.2.1/24", "brd", "198.18.2.255", "dev", "down0")...)
 	return ns
 }
+
+// mediaLabs counts the namespaces mediaLab made in this process.
+var mediaLabs int
 
 // mediaNode is one node's directories for one run.
 type mediaNode struct{ dir, etc, state, run, log string }
@@ -330,5 +334,61 @@ func runDaemonizing(t *testing.T, ns, bin string, n mediaNode, v startVerdict) {
 	if _, ok := WaitFor(10*time.Second, func() bool { pid = RunningPidOf(t, n.run); return pid == 0 }); !ok {
 		log, _ := os.ReadFile(n.log)
 		t.Fatalf("a daemon (pid %d) is still running; heartbeat 3.0.6 leaves none\n%s", pid, log)
+	}
+}
+
+// TestMediaLostAfterStartIsRetried: a medium that opened at start-up
+// and fails later (its interface deleted at run time) is not a start-up
+// failure: the daemon keeps running on its other medium, retries the
+// lost one in the background and takes it back when the interface
+// returns.
+func TestMediaLostAfterStartIsRetried(t *testing.T) {
+	ns := mediaLab(t)
+	bin := testbin.Heartbeat(t)
+	c := &mediaCase{directive: "ucast down0 198.18.1.2"}
+	n := newMediaNode(t, c, "with-medium")
+	cmd := exec.Command("ip", "netns", "exec", ns, bin, "-f", "--node", "hb1",
+		"--config-dir", n.etc, "--state-dir", n.state, "--run-dir", n.run)
+	var out netlab.SyncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	pid := cmd.Process.Pid
+	t.Cleanup(func() {
+		syscall.Kill(-pid, syscall.SIGKILL)
+		<-done
+	})
+	readLog := func() string { b, _ := os.ReadFile(n.log); return string(b) }
+	waitLog := func(what string, d time.Duration) {
+		t.Helper()
+		if _, ok := WaitFor(d, func() bool { return strings.Contains(readLog(), what) }); !ok {
+			t.Fatalf("no %q in the log within %v\n%s\n%s", what, d, readLog(), out.String())
+		}
+		select {
+		case <-done:
+			t.Fatalf("the daemon exited (%d)\n%s\n%s", cmd.ProcessState.ExitCode(), readLog(), out.String())
+		default:
+		}
+	}
+	waitLog("ucast: started on port 694 interface down0 to 198.18.1.2", 10*time.Second)
+	waitLog("Local status now set to: 'up'", 10*time.Second)
+
+	if b, err := exec.Command("ip", "-n", ns, "link", "del", "down0").CombinedOutput(); err != nil {
+		t.Fatalf("ip link del down0: %v\n%s", err, b)
+	}
+	// A send or the medium's check (every 5 s) finds the interface gone.
+	waitLog("medium failed; reopening", 15*time.Second)
+
+	if b, err := exec.Command("ip", "-n", ns, "link", "add", "down0", "type", "veth", "peer", "name", "hbmop1").CombinedOutput(); err != nil {
+		t.Fatalf("ip link add down0: %v\n%s", err, b)
+	}
+	// Back-off is at most 30 s.
+	waitLog("medium reopened", 40*time.Second)
+	if RunningPidOf(t, n.run) != pid {
+		t.Errorf("heartbeat.pid does not name the running daemon %d", pid)
 	}
 }
