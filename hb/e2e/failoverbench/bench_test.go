@@ -173,6 +173,7 @@ func waitFor(within, step time.Duration, cond func() bool) bool {
 // measureIdle samples the daemons' process trees over idleWindow and
 // returns the last sample of each and the CPU they spent in between.
 func measureIdle(tb testing.TB, nodes []*node) (last []usage, cpuMs, schedMs float64, window time.Duration) {
+	tb.Helper()
 	first := make([]usage, len(nodes))
 	for i, n := range nodes {
 		u, err := treeUsage(n.proc.pid)
@@ -181,6 +182,7 @@ func measureIdle(tb testing.TB, nodes []*node) (last []usage, cpuMs, schedMs flo
 		}
 		first[i] = u
 	}
+	load0 := loadAvg()
 	t0 := time.Now()
 	// Nothing to wait for but the clock: this is the measured window, and
 	// the daemons must be left alone during it.
@@ -195,7 +197,27 @@ func measureIdle(tb testing.TB, nodes []*node) (last []usage, cpuMs, schedMs flo
 		cpuMs += u.cpuMs() - first[i].cpuMs()
 		schedMs += float64(u.schedNs-first[i].schedNs) / 1e6
 	}
-	return last, cpuMs, schedMs, time.Since(t0)
+	window = time.Since(t0)
+	// The daemons' CPU time is their own, but on a busy machine each of
+	// their wake-ups costs more (cache, scheduler): say how busy it was.
+	tb.Logf("machine load average (1 min) %s at the start of the idle window, %s at its end", load0, loadAvg())
+	for i, n := range nodes {
+		tb.Logf("%s: VmRSS %.1f -> %.1f MiB over the window (RssAnon %.1f -> %.1f, Pss %.1f -> %.1f)", n.name,
+			first[i].rssMiB(), last[i].rssMiB(), mib(first[i].anonKiB), mib(last[i].anonKiB), mib(first[i].pssKiB), mib(last[i].pssKiB))
+	}
+	return last, cpuMs, schedMs, window
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func mib(kib int64) float64 { return float64(kib) / 1024 }
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "?"
 }
 
 // startCluster starts every node's daemon and waits until each sees all
@@ -250,10 +272,11 @@ func linesFrom(text, marker string, n int) string {
 func BenchmarkFailover(b *testing.B) {
 	for _, tm := range timings {
 		b.Run(tm.name, func(b *testing.B) {
-			var failover, detect, takeover, rss, cpu, sched float64
+			var failover, late, detect, takeover, rss, cpu, sched float64
 			for i := 0; i < b.N; i++ {
 				r := failoverOnce(b, tm)
 				failover += r.failover
+				late += r.late
 				detect += r.detect
 				takeover += r.takeover
 				rss += r.rss
@@ -263,7 +286,7 @@ func BenchmarkFailover(b *testing.B) {
 			n := float64(b.N)
 			b.ReportMetric(0, "ns/op") // one op is a whole cluster's life: meaningless
 			b.ReportMetric(failover/n, "failover-ms")
-			b.ReportMetric(failover/n-float64(tm.dead.Milliseconds()), "over-deadtime-ms")
+			b.ReportMetric(late/n, "late-ms")
 			b.ReportMetric(detect/n, "detect-ms")
 			b.ReportMetric(takeover/n, "takeover-ms")
 			b.ReportMetric(rss/n, "rss-MiB/node")
@@ -275,8 +298,13 @@ func BenchmarkFailover(b *testing.B) {
 
 type result struct {
 	failover, detect, takeover float64 // ms
-	rss                        float64 // MiB per node
-	cpu, sched                 float64 // ms per node-minute
+	// late is how long after deadtime had passed since hb2 last heard
+	// hb1 the VIP was up: the failover time the deadtime contract allows
+	// for is deadtime after the last heartbeat, not after the kill (which
+	// falls anywhere within a keepalive after it).
+	late       float64 // ms
+	rss        float64 // MiB per node
+	cpu, sched float64 // ms per node-minute
 }
 
 func failoverOnce(b *testing.B, tm timing) result {
@@ -322,25 +350,42 @@ func failoverOnce(b *testing.B, tm timing) result {
 		b.Fatalf("the VIP did not come up on hb2 within deadtime + 10 s")
 	}
 	b.StopTimer()
-	r.failover = float64(up.Microseconds()) / 1000
+	r.failover = ms(up)
 
-	// hb2's own account: when it declared hb1 dead and when the group was up.
-	st, err := hb2.status(b.Context())
-	if err != nil || len(st.Failovers) == 0 {
+	// hb2's own account: when it declared hb1 dead and when the group was
+	// up. The address is visible a moment before the daemon has noted the
+	// move as done, so wait for the record.
+	var st ctl.Status
+	var err error
+	if !waitFor(5*time.Second, 5*time.Millisecond, func() bool {
+		st, err = hb2.status(b.Context())
+		return err == nil && len(st.Failovers) > 0 && !st.Failovers[len(st.Failovers)-1].Done.IsZero()
+	}) {
 		hb2.dump()
-		b.Fatalf("hb2 status: %v, failovers %v", err, st.Failovers)
+		b.Fatalf("hb2 status: %v, failovers %+v", err, st.Failovers)
 	}
 	f := st.Failovers[len(st.Failovers)-1]
 	if f.From != "hb1" || f.To != "hb2" || f.Error != "" {
 		b.Fatalf("hb2's last failover %+v, want hb1 -> hb2", f)
 	}
-	r.detect = float64(f.Start.Sub(t0).Microseconds()) / 1000
-	r.takeover = float64(f.Took.Microseconds()) / 1000
-	b.Logf("%s: VIP on hb2 %.1f ms after SIGKILL (deadtime %v): hb1 declared dead at +%.1f ms, group up %.1f ms later (%s), seen %.1f ms after that; hb2's log:\n%s",
-		tm.name, r.failover, tm.dead, r.detect, r.takeover, f.Reason, r.failover-r.detect-r.takeover,
+	var heard time.Time
+	for _, o := range st.Nodes {
+		if o.Name == "hb1" {
+			heard = o.LastHeard
+		}
+	}
+	if heard.IsZero() || heard.After(t0) {
+		b.Fatalf("hb2 last heard hb1 at %v, the kill was at %v", heard, t0)
+	}
+	r.detect = ms(f.Start.Sub(t0))
+	r.takeover = ms(f.Took)
+	r.late = ms(t0.Add(up).Sub(heard.Add(tm.dead)))
+	b.Logf("%s: VIP on hb2 %.1f ms after SIGKILL (deadtime %v); hb2 last heard hb1 %.1f ms before the kill, declared it dead %.1f ms after the kill (%.1f ms of silence), had the group up %.1f ms later (%s), seen %.1f ms after that: %.1f ms after deadtime; hb2's log:\n%s",
+		tm.name, r.failover, tm.dead, ms(t0.Sub(heard)), r.detect, ms(f.Start.Sub(heard)), r.takeover, f.Reason,
+		r.failover-r.detect-r.takeover, r.late,
 		linesFrom(hb2.logText(), "node hb1: is dead", 8))
-	if over := up - tm.dead; over > 50*time.Millisecond {
-		b.Logf("%s: failover exceeds deadtime + 50 ms by %v", tm.name, over-50*time.Millisecond)
+	if r.late > 50 {
+		b.Logf("%s: the VIP came up %.1f ms after deadtime, more than the 50 ms aimed at", tm.name, r.late)
 	}
 	return r
 }

@@ -17,6 +17,7 @@ type usage struct {
 	procs   int   // processes in the tree (the daemon and its descendants)
 	rssKiB  int64 // sum of VmRSS
 	anonKiB int64 // sum of RssAnon: the private part of VmRSS (heap, stacks)
+	pssKiB  int64 // sum of Pss (smaps_rollup): shared pages split between their users
 	ticks   int64 // sum of utime+stime+cutime+cstime, in 1/clockTick s
 	schedNs int64 // sum of every thread's sum_exec_runtime (schedstat), in ns
 }
@@ -137,6 +138,10 @@ func treeUsage(pid int) (usage, error) {
 		u.procs++
 		u.rssKiB += rss
 		u.anonKiB += anon
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", p)); err == nil {
+			pss, _ := parseStatusKiB(string(b), "Pss")
+			u.pssKiB += pss
+		}
 		for _, k := range f[11:15] {
 			v, err := strconv.ParseInt(k, 10, 64)
 			if err != nil {
