@@ -172,7 +172,7 @@ func waitFor(within, step time.Duration, cond func() bool) bool {
 
 // measureIdle samples the daemons' process trees over idleWindow and
 // returns the last sample of each and the CPU they spent in between.
-func measureIdle(tb testing.TB, nodes []*node) (last []usage, cpuMs, schedMs float64, window time.Duration) {
+func measureIdle(tb testing.TB, nodes []*node) (last []usage, cpuMs, schedMs, wakeups float64, window time.Duration) {
 	tb.Helper()
 	first := make([]usage, len(nodes))
 	for i, n := range nodes {
@@ -196,8 +196,10 @@ func measureIdle(tb testing.TB, nodes []*node) (last []usage, cpuMs, schedMs flo
 		last[i] = u
 		cpuMs += u.cpuMs() - first[i].cpuMs()
 		schedMs += float64(u.schedNs-first[i].schedNs) / 1e6
+		wakeups += float64(u.switches - first[i].switches)
 	}
 	window = time.Since(t0)
+	wakeups /= float64(len(nodes)) * window.Seconds()
 	// The daemons' CPU time is their own, but on a busy machine each of
 	// their wake-ups costs more (cache, scheduler): say how busy it was.
 	tb.Logf("machine load average (1 min) %s at the start of the idle window, %s at its end", load0, loadAvg())
@@ -205,7 +207,7 @@ func measureIdle(tb testing.TB, nodes []*node) (last []usage, cpuMs, schedMs flo
 		tb.Logf("%s: VmRSS %.1f -> %.1f MiB over the window (RssAnon %.1f -> %.1f, Pss %.1f -> %.1f)", n.name,
 			first[i].rssMiB(), last[i].rssMiB(), mib(first[i].anonKiB), mib(last[i].anonKiB), mib(first[i].pssKiB), mib(last[i].pssKiB))
 	}
-	return last, cpuMs, schedMs, window
+	return last, cpuMs, schedMs, wakeups, window
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -272,7 +274,7 @@ func linesFrom(text, marker string, n int) string {
 func BenchmarkFailover(b *testing.B) {
 	for _, tm := range timings {
 		b.Run(tm.name, func(b *testing.B) {
-			var failover, late, detect, takeover, rss, cpu, sched float64
+			var failover, late, detect, takeover, rss, cpu, sched, wakeups float64
 			for i := 0; i < b.N; i++ {
 				r := failoverOnce(b, tm)
 				failover += r.failover
@@ -282,6 +284,7 @@ func BenchmarkFailover(b *testing.B) {
 				rss += r.rss
 				cpu += r.cpu
 				sched += r.sched
+				wakeups += r.wakeups
 			}
 			n := float64(b.N)
 			b.ReportMetric(0, "ns/op") // one op is a whole cluster's life: meaningless
@@ -292,6 +295,7 @@ func BenchmarkFailover(b *testing.B) {
 			b.ReportMetric(rss/n, "rss-MiB/node")
 			b.ReportMetric(cpu/n, "cpu-ms/node-min")
 			b.ReportMetric(sched/n, "sched-cpu-ms/node-min")
+			b.ReportMetric(wakeups/n, "ctxsw/node-s")
 		})
 	}
 }
@@ -305,6 +309,7 @@ type result struct {
 	late       float64 // ms
 	rss        float64 // MiB per node
 	cpu, sched float64 // ms per node-minute
+	wakeups    float64 // context switches per node-second
 }
 
 func failoverOnce(b *testing.B, tm timing) result {
@@ -318,9 +323,10 @@ func failoverOnce(b *testing.B, tm timing) result {
 	if watch.has() {
 		b.Fatal("hb2 has the VIP before the failover")
 	}
-
-	last, cpuMs, schedMs, window := measureIdle(b, nodes)
 	var r result
+
+	last, cpuMs, schedMs, wakeups, window := measureIdle(b, nodes)
+	r.wakeups = wakeups
 	for _, u := range last {
 		r.rss += u.rssMiB() / float64(len(last))
 	}
@@ -395,7 +401,7 @@ func failoverOnce(b *testing.B, tm timing) result {
 // the whole cluster and CPU per node-minute.
 func BenchmarkIdle8Nodes(b *testing.B) {
 	tm := timings[0]
-	var rss, cpu, sched float64
+	var rss, cpu, sched, wake float64
 	for i := 0; i < b.N; i++ {
 		names := make([]string, 8)
 		for k := range names {
@@ -403,7 +409,8 @@ func BenchmarkIdle8Nodes(b *testing.B) {
 		}
 		l := newLab(b, names)
 		startCluster(b, l.nodes, tm)
-		last, cpuMs, schedMs, window := measureIdle(b, l.nodes)
+		last, cpuMs, schedMs, wakeups, window := measureIdle(b, l.nodes)
+		wake += wakeups
 		var total, anon float64
 		procs := 0
 		for _, u := range last {
@@ -424,4 +431,5 @@ func BenchmarkIdle8Nodes(b *testing.B) {
 	b.ReportMetric(rss/n/8, "rss-MiB/node")
 	b.ReportMetric(cpu/n, "cpu-ms/node-min")
 	b.ReportMetric(sched/n, "sched-cpu-ms/node-min")
+	b.ReportMetric(wake/n, "ctxsw/node-s")
 }

@@ -20,6 +20,10 @@ type usage struct {
 	pssKiB  int64 // sum of Pss (smaps_rollup): shared pages split between their users
 	ticks   int64 // sum of utime+stime+cutime+cstime, in 1/clockTick s
 	schedNs int64 // sum of every thread's sum_exec_runtime (schedstat), in ns
+	// switches sums every thread's voluntary and involuntary context
+	// switches: how often the daemon woke up, which unlike CPU time
+	// hardly depends on how busy the machine is.
+	switches int64
 }
 
 func (u usage) rssMiB() float64 { return float64(u.rssKiB) / 1024 }
@@ -76,6 +80,32 @@ func parseStatusKiB(status, field string) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("status: no %s (a zombie?)", field)
+}
+
+// switches sums the context switches of every thread of pid.
+func switches(pid int) int64 {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
+	var sum int64
+	for _, p := range tasks {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		v, _ := parseStatusCount(string(b), "voluntary_ctxt_switches")
+		nv, _ := parseStatusCount(string(b), "nonvoluntary_ctxt_switches")
+		sum += v + nv
+	}
+	return sum
+}
+
+// parseStatusCount reads a plain number field of a status file.
+func parseStatusCount(status, field string) (int64, error) {
+	for _, line := range strings.Split(status, "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			return strconv.ParseInt(strings.TrimSpace(rest), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("status: no %s", field)
 }
 
 // schedNs sums the first field of every thread's schedstat.
@@ -150,6 +180,7 @@ func treeUsage(pid int) (usage, error) {
 			u.ticks += v
 		}
 		u.schedNs += schedNs(p)
+		u.switches += switches(p)
 		todo = append(todo, kids[p]...)
 	}
 	return u, nil

@@ -34,7 +34,7 @@ func TestTreeUsageSelf(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.procs < 1 || u.rssKiB <= 0 || u.ticks < 0 || u.schedNs <= 0 {
+	if u.procs < 1 || u.rssKiB <= 0 || u.ticks < 0 || u.schedNs <= 0 || u.switches <= 0 {
 		t.Errorf("usage of this test process %+v (x=%d)", u, x)
 	}
 	if _, err := treeUsage(-1); err == nil {
@@ -61,5 +61,18 @@ func TestParseStatusKiB(t *testing.T) {
 		if _, err := parseStatusKiB(bad, "VmRSS"); err == nil {
 			t.Errorf("parseStatusKiB(%q) accepted", bad)
 		}
+	}
+}
+
+func TestParseStatusCount(t *testing.T) {
+	status := "voluntary_ctxt_switches:\t120\nnonvoluntary_ctxt_switches:\t7\n"
+	if v, err := parseStatusCount(status, "voluntary_ctxt_switches"); err != nil || v != 120 {
+		t.Errorf("voluntary = %d, %v", v, err)
+	}
+	if v, err := parseStatusCount(status, "nonvoluntary_ctxt_switches"); err != nil || v != 7 {
+		t.Errorf("nonvoluntary = %d, %v", v, err)
+	}
+	if _, err := parseStatusCount(status, "missing"); err == nil {
+		t.Error("a missing field was found")
 	}
 }
