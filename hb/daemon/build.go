@@ -52,7 +52,7 @@ func (r *runtime) build() error {
 		Node: r.cfg.LocalNode, UUID: r.uuid, Generation: r.gen, Nodes: normalNodes(r.cfg), Media: names,
 		Keepalive: r.cfg.Keepalive, DeadTime: r.cfg.DeadTime, WarnTime: r.cfg.WarnTime, InitDead: r.cfg.InitDead,
 		MaxRexmitDelay: r.cfg.MaxRexmitDelay, TTL: len(r.cfg.Nodes) + r.cfg.HopFudge,
-		LoadAvg: LoadAvg, Rand: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), r.gen)),
+		LoadAvg: newLoadAvgCache().get, Rand: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), r.gen)),
 	}, manage, groups, rmFailback(r.cfg.AutoFailback), r.resumeConfig())
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // PidFileName is heartbeat's pid file inside the run directory.
@@ -93,6 +94,32 @@ func CreatePidFile(path string, pid int) error {
 		}
 	}
 	return err
+}
+
+// loadAvgEvery is how long a read of /proc/loadavg is reused: a status
+// message goes out every keepalive (ten a second at 100 ms), opening and
+// reading the file was a tenth of an idle daemon's CPU there, and the
+// kernel recomputes the averages only every 5 s.
+const loadAvgEvery = time.Second
+
+// loadAvgCache is LoadAvg read at most once per loadAvgEvery. Not safe for
+// concurrent use (the core calls it from the main loop).
+type loadAvgCache struct {
+	now  func() time.Time
+	read func() string
+	at   time.Time
+	val  string
+	ok   bool
+}
+
+func newLoadAvgCache() *loadAvgCache { return &loadAvgCache{now: time.Now, read: LoadAvg} }
+
+func (c *loadAvgCache) get() string {
+	t := c.now()
+	if !c.ok || t.Before(c.at) || t.Sub(c.at) >= loadAvgEvery {
+		c.val, c.at, c.ok = c.read(), t, true
+	}
+	return c.val
 }
 
 // LoadAvg returns /proc/loadavg as heartbeat puts it in the "ld" field:

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -226,6 +227,25 @@ func TestLoadAvg(t *testing.T) {
 	ld := LoadAvg()
 	if strings.Count(ld, " ") != 4 || strings.HasSuffix(ld, "\n") {
 		t.Fatalf("ld %q", ld)
+	}
+}
+
+func TestLoadAvgCachedForASecond(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	reads := 0
+	c := &loadAvgCache{now: func() time.Time { return now }, read: func() string { reads++; return fmt.Sprint("0.00 0.00 0.00 1/64 ", reads) }}
+	first := c.get()
+	now = now.Add(999 * time.Millisecond)
+	if got := c.get(); got != first || reads != 1 {
+		t.Fatalf("within a second: %q after %q, %d reads; want the first value, one read", got, first, reads)
+	}
+	now = now.Add(time.Millisecond)
+	if got := c.get(); got == first || reads != 2 {
+		t.Fatalf("after a second: %q, %d reads; want a new read", got, reads)
+	}
+	now = now.Add(-time.Hour) // the clock stepped back: read again rather than serve a stale value for an hour
+	if c.get(); reads != 3 {
+		t.Fatalf("after the clock went back: %d reads, want 3", reads)
 	}
 }
 
