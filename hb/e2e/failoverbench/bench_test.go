@@ -24,8 +24,19 @@ import (
 const vip = "198.18.0.100"
 
 // idleWindow is how long CPU is measured on an idle cluster; the result
-// is scaled to a minute.
-const idleWindow = 20 * time.Second
+// is scaled to a minute. FAILOVERBENCH_IDLE (a Go duration, e.g. "5m")
+// sets another.
+func idleWindow(tb testing.TB) time.Duration {
+	v := os.Getenv("FAILOVERBENCH_IDLE")
+	if v == "" {
+		return 20 * time.Second
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < time.Second {
+		tb.Fatalf("FAILOVERBENCH_IDLE=%q: want a duration of 1s or more", v)
+	}
+	return d
+}
 
 // timing is one keepalive/deadtime setting, written as ha.cf takes it.
 type timing struct {
@@ -186,7 +197,7 @@ func measureIdle(tb testing.TB, nodes []*node) (last []usage, cpuMs, schedMs, wa
 	t0 := time.Now()
 	// Nothing to wait for but the clock: this is the measured window, and
 	// the daemons must be left alone during it.
-	time.Sleep(idleWindow)
+	time.Sleep(idleWindow(tb))
 	last = make([]usage, len(nodes))
 	for i, n := range nodes {
 		u, err := treeUsage(n.proc.pid)
