@@ -19,17 +19,18 @@
 // BenchmarkFailover, at keepalive 1 s / deadtime 10 s and at keepalive
 // 100 ms / deadtime 500 ms: once both nodes see each other active, hb1
 // holds the VIP and the start-up bonus is over, the daemons are left idle
-// for 20 s (FAILOVERBENCH_IDLE=5m for longer; CPU and RSS, below); then hb1 is SIGKILLed, its switch port
-// taken down (a dead machine answers no ARP), and hb2's addresses are
-// read over netlink every millisecond until the VIP is there. Metrics:
+// for 20 s (FAILOVERBENCH_IDLE=5m for longer) to measure CPU and RSS;
+// then hb1 is SIGKILLed, its switch port taken down (a dead machine
+// answers no ARP), and hb2's addresses are read over netlink every
+// millisecond until the VIP is there. Metrics:
 //
 //	failover-ms      SIGKILL -> VIP configured on hb2
 //	detect-ms        SIGKILL -> hb2 declares hb1 dead (hb2's failover record)
 //	takeover-ms      declared dead -> group up (hb2's record)
-//	late-ms          VIP configured - (last packet hb2 heard from hb1 + deadtime):
+//	late-ms          VIP configured - (hb2's last packet from hb1 + deadtime):
 //	                 lateness against deadtime itself; the aim is <= 50 ms
 //	rss-MiB/node     VmRSS of the daemon and its children, end of the idle window
-//	cpu-ms/node-min  utime+stime (+cutime+cstime) over the 20 s idle window, x3
+//	cpu-ms/node-min  utime+stime (+cutime+cstime) over the idle window, per minute
 //	sched-cpu-ms/node-min  the same from schedstat (ns resolution)
 //	ctxsw/node-s     context switches of all the daemon's threads per second idle
 //
