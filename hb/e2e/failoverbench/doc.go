@@ -109,9 +109,9 @@
 // kernel recomputes that value only every 5 s. (0bdf3b6, after these
 // runs, reads it at most once a second: two runs at 100 ms then gave
 // 214-230 switches per node-second, CPU 869 and 2186 ms per node-minute.)
-// Running the daemon with
-// GOMAXPROCS=1 cut the switches to 14-16 per second at 1 s and 177-187 at
-// 100 ms. Not changed here (daemon code): handing received packets to the main loop with fewer goroutine
-// hops, and fewer Ps (GOMAXPROCS set by the daemon) are the candidates
-// for "less CPU than heartbeat".
+// Running the daemon with GOMAXPROCS=1 cut the switches to 14-16 per
+// second at 1 s and 177-187 at 100 ms. Not changed here (daemon code):
+// handing received packets to the main loop with fewer goroutine hops,
+// and fewer Ps (GOMAXPROCS set by the daemon) are the candidates for
+// "less CPU than heartbeat".
 package failoverbench
