@@ -41,8 +41,10 @@ fuzz:
 	  done; \
 	done
 
+# Go benchmarks of every package but the failover benchmark (its own
+# target below: real daemons, root, minutes).
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench . -benchmem $$($(GO) list ./... | grep -v /hb/e2e/failoverbench)
 
 # Failover time, RSS and idle CPU of real daemons in network namespaces
 # (root, about 2 minutes); not part of `make test`. See hb/e2e/failoverbench.
