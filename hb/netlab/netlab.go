@@ -81,6 +81,7 @@ type Lab struct {
 	networks int
 	hosts    int
 	hostsTab string // path of the generated /etc/hosts of isolated nodes
+	closed   sync.Once
 }
 
 // Node is one namespace attached to the lab's network(s).
@@ -173,7 +174,7 @@ func New(t testing.TB, opts Options) *Lab {
 		Dir:      t.TempDir(),
 	}
 	l.Switch = l.Prefix + "-sw"
-	t.Cleanup(l.cleanup)
+	t.Cleanup(l.Close)
 
 	if out, err := run("ip", "netns", "add", l.Switch); err != nil {
 		t.Skip(skipPrefix + "ip netns add failed: " + strings.TrimSpace(out))
@@ -720,6 +721,11 @@ func isExit(err error) bool {
 
 // ---------------------------------------------------------------------------
 // Cleanup
+
+// Close tears the lab down now, as the test's cleanup does (processes
+// killed, namespaces deleted): for a benchmark that builds a lab per
+// iteration. Calling it again, or the cleanup after it, does nothing.
+func (l *Lab) Close() { l.closed.Do(l.cleanup) }
 
 func (l *Lab) cleanup() {
 	l.mu.Lock()

@@ -124,7 +124,7 @@ func (n *node) logText() string {
 }
 
 func (n *node) dump() {
-	n.lab.tb.Logf("==== %s ha-log:\n%s\n==== %s output:\n%s", n.name, n.logText(), n.name, n.proc.out.String())
+	n.lab.tb.Logf("==== %s ha-log:\n%s\n==== %s output:\n%s", n.name, n.logText(), n.name, n.proc.Output())
 }
 
 // addrWatch answers "is the VIP on eth0?" with one netlink dump, on a
@@ -187,7 +187,7 @@ func measureIdle(tb testing.TB, nodes []*node) (last []usage, cpuMs, schedMs, wa
 	tb.Helper()
 	first := make([]usage, len(nodes))
 	for i, n := range nodes {
-		u, err := treeUsage(n.proc.pid)
+		u, err := treeUsage(n.proc.PID)
 		if err != nil {
 			tb.Fatalf("%s: %v", n.name, err)
 		}
@@ -200,7 +200,7 @@ func measureIdle(tb testing.TB, nodes []*node) (last []usage, cpuMs, schedMs, wa
 	time.Sleep(idleWindow(tb))
 	last = make([]usage, len(nodes))
 	for i, n := range nodes {
-		u, err := treeUsage(n.proc.pid)
+		u, err := treeUsage(n.proc.PID)
 		if err != nil {
 			tb.Fatalf("%s: %v", n.name, err)
 		}
@@ -349,7 +349,7 @@ func failoverOnce(b *testing.B, tm timing) result {
 
 	b.StartTimer()
 	t0 := time.Now()
-	if err := syscall.Kill(hb1.proc.pid, syscall.SIGKILL); err != nil {
+	if err := syscall.Kill(hb1.proc.PID, syscall.SIGKILL); err != nil {
 		b.Fatal(err)
 	}
 	if err := hb1.cut(); err != nil {
