@@ -254,25 +254,10 @@ func TestMediaOpenAsHeartbeat(t *testing.T) {
 // and stderr.
 func runForeground(t *testing.T, ns, bin string, n mediaNode, v startVerdict) (int, string, string) {
 	t.Helper()
-	cmd := exec.Command("ip", "netns", "exec", ns, bin, "-f", "--node", "hb1",
-		"--config-dir", n.etc, "--state-dir", n.state, "--run-dir", n.run)
-	var stderr netlab.SyncBuffer
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	pid := cmd.Process.Pid
-	defer func() {
-		select {
-		case <-done:
-		default:
-			syscall.Kill(-pid, syscall.SIGKILL)
-			<-done
-		}
-	}()
+	p := startFG(t, exec.Command("ip", "netns", "exec", ns, bin, "-f", "--node", "hb1",
+		"--config-dir", n.etc, "--state-dir", n.state, "--run-dir", n.run))
+	defer p.kill()
+	cmd, done, pid, stderr := p.cmd, p.done, p.pid, p.out
 	readLog := func() string { b, _ := os.ReadFile(n.log); return string(b) }
 	// Heartbeat 3.0.6 either stopped within two seconds or was still
 	// running after ten; three seconds tell the two apart.
@@ -292,8 +277,7 @@ func runForeground(t *testing.T, ns, bin string, n mediaNode, v startVerdict) (i
 	if RunningPidOf(t, n.run) != pid {
 		t.Errorf("running, but heartbeat.pid does not name it (pid %d)", pid)
 	}
-	syscall.Kill(-pid, syscall.SIGKILL)
-	<-done
+	p.kill()
 	return -1, readLog(), stderr.String()
 }
 
@@ -347,21 +331,9 @@ func TestMediaLostAfterStartIsRetried(t *testing.T) {
 	bin := testbin.Heartbeat(t)
 	c := &mediaCase{directive: "ucast down0 198.18.1.2"}
 	n := newMediaNode(t, c, "with-medium")
-	cmd := exec.Command("ip", "netns", "exec", ns, bin, "-f", "--node", "hb1",
-		"--config-dir", n.etc, "--state-dir", n.state, "--run-dir", n.run)
-	var out netlab.SyncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	pid := cmd.Process.Pid
-	t.Cleanup(func() {
-		syscall.Kill(-pid, syscall.SIGKILL)
-		<-done
-	})
+	p := startFG(t, exec.Command("ip", "netns", "exec", ns, bin, "-f", "--node", "hb1",
+		"--config-dir", n.etc, "--state-dir", n.state, "--run-dir", n.run))
+	cmd, done, pid, out := p.cmd, p.done, p.pid, p.out
 	readLog := func() string { b, _ := os.ReadFile(n.log); return string(b) }
 	waitLog := func(what string, d time.Duration) {
 		t.Helper()

@@ -23,27 +23,14 @@ func startRelative(t *testing.T, n *Node, env ...string) (*exec.Cmd, *netlab.Syn
 		"--config-dir", "etc", "--state-dir", "var", "--run-dir", "run")
 	cmd.Dir = n.Dir
 	cmd.Env = append(os.Environ(), env...)
-	out := &netlab.SyncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	pid := cmd.Process.Pid
-	t.Cleanup(func() {
-		select {
-		case <-done:
-		default:
-			syscall.Kill(pid, syscall.SIGKILL)
-			<-done
-		}
+	p := startFG(t, cmd)
+	t.Cleanup(func() { // runs before startFG's kill: the output is complete only after it
+		p.kill()
 		if t.Failed() {
-			t.Logf("%s output:\n%s", n.Spec.Name, out.String())
+			t.Logf("%s output:\n%s", n.Spec.Name, p.out.String())
 		}
 	})
-	return cmd, out
+	return cmd, p.out
 }
 
 // TestLoopbackRelativeDirs: heartbeat -f --config-dir etc ... started in
