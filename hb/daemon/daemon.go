@@ -200,7 +200,7 @@ func isZombieOrGone(pid int) bool {
 // reload is heartbeat -r with a running daemon: validate, then SIGHUP.
 func reload(o Options, pid int, stderr io.Writer) int {
 	log := cliLogger(o, stderr)
-	if _, err := loadConfig(o, log); err != nil {
+	if _, err := loadConfigLogged(o, log, true); err != nil {
 		log.Info(fmt.Sprintf("Config errors: Heartbeat pid %d NOT restarted", pid))
 		if errors.Is(err, os.ErrPermission) {
 			return ExitPrivilege
@@ -225,7 +225,7 @@ func start(ctx context.Context, o Options, stdout, stderr io.Writer) int {
 		log.Info(fmt.Sprintf("heartbeat: already running [pid %d].", pid))
 		return ExitOK
 	}
-	cfg, err := loadConfig(o, log)
+	cfg, err := loadConfigLogged(o, log, true)
 	if err != nil {
 		if errors.Is(err, os.ErrPermission) {
 			return ExitPrivilege

@@ -249,6 +249,32 @@ func TestLoadAvgCachedForASecond(t *testing.T) {
 	}
 }
 
+// TestConfigErrorsInLogFile: a start refused for its configuration says
+// why in the logfile ha.cf names too (heartbeat's ha-log has the errors
+// and its closing line), not only on stderr.
+func TestConfigErrorsInLogFile(t *testing.T) {
+	dir := t.TempDir()
+	logf := filepath.Join(dir, "ha-log")
+	os.WriteFile(filepath.Join(dir, "ha.cf"), []byte("logfile "+logf+"\nkeepalive 1\ndeadtime 10\nudpport 7694\nucast lo 127.0.0.2\nundport 5\nnode a\nnode b\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "authkeys"), []byte("auth 1\n1 crc\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "haresources"), nil, 0o644)
+	var out, errb bytes.Buffer
+	if rc := start(t.Context(), Options{ConfigDir: dir, Node: "a", Foreground: true, StateDir: dir, RunDir: dir}, &out, &errb); rc != ExitNotConfigured {
+		t.Fatalf("exit %d, want %d; stderr:\n%s", rc, ExitNotConfigured, errb.String())
+	}
+	b, err := os.ReadFile(logf)
+	if err != nil {
+		t.Fatalf("no logfile: %v; stderr:\n%s", err, errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if !strings.Contains(string(b), "undport") || !strings.HasSuffix(lines[len(lines)-1], "ERROR: Configuration error, heartbeat not started.") {
+		t.Fatalf("logfile does not say why:\n%s", b)
+	}
+	if !strings.Contains(lines[0], " a heartbeat: [") {
+		t.Errorf("logfile lines should name the node: %q", lines[0])
+	}
+}
+
 func TestVerboseDumpsConfig(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "ha.cf"), []byte("keepalive 500ms\ndeadtime 4\nudpport 7694\nucast lo 127.0.0.2\nnode a\nnode b\n"), 0o644)

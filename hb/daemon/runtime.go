@@ -177,6 +177,14 @@ func newLogger(o Options, cfg *config.Config, stderr io.Writer, level *slog.Leve
 // heartbeat does at start, logging every problem; it fails when heartbeat
 // would refuse to start.
 func loadConfig(o Options, log *slog.Logger) (*config.Config, error) {
+	return loadConfigLogged(o, log, false)
+}
+
+// loadConfigLogged is loadConfig; with toFiles, a refused configuration's
+// problems also go to the log files it names (logfile, debugfile), as
+// heartbeat's do: its ha-log says why heartbeat did not start. (A running
+// daemon rereading its files logs through its own logger instead.)
+func loadConfigLogged(o Options, log *slog.Logger, toFiles bool) (*config.Config, error) {
 	// The same checks as heartbeat --check: files and machine (peers and
 	// ping hosts resolve, respawn users and programs exist, interfaces
 	// exist), which heartbeat 3.0.6 also refuses to start without.
@@ -185,6 +193,14 @@ func loadConfig(o Options, log *slog.Logger) (*config.Config, error) {
 	env := machineEnv()
 	env.UcastIfaceAtOpen = true
 	cfg, probs := config.LoadWith(o.ConfigDir, config.Options{Node: o.Node, Env: env})
+	if toFiles && cfg != nil && probs.HasErrors() && (cfg.LogFile != "" || cfg.DebugFile != "") {
+		host := uname()
+		if o.Node != "" && cfg.LocalNode != "" {
+			host = cfg.LocalNode // as newLogger names a node started with --node
+		}
+		files := NewLogger(LogTargets{LogFile: cfg.LogFile, DebugFile: cfg.DebugFile, Host: host, Pid: os.Getpid()})
+		log = slog.New(slog.NewMultiHandler(log.Handler(), files.Handler()))
+	}
 	for _, p := range probs {
 		if p.Severity == 0 {
 			log.Error(p.Msg)
