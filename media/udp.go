@@ -455,7 +455,7 @@ func (u *UDP) Send(ctx context.Context, b []byte) error {
 		if u.closed.Load() {
 			return ErrClosed
 		}
-		err = fmt.Errorf("Unable to send %s packet %s %s len=%d: %w", u.kind, u.iface, u.dst, len(b), errnoOf(err))
+		err = &SendError{Kind: u.kind, Iface: u.iface, Dest: u.dst, Len: len(b), Err: errnoOf(err)}
 		u.fail(err, DropSendError)
 		return err
 	}

@@ -132,6 +132,9 @@ type runtime struct {
 	ctx     context.Context
 	hacf    string // ha.cf as read at start, to notice changes on SIGHUP
 
+	// sendErrs logs failed sends on media as heartbeat does (senderrors.go).
+	sendErrs sendErrLog
+
 	// For in-process tests: media to use instead of opening ha.cf's, and
 	// no OS-level endpoints (signals, FIFO, sockets).
 	testMedia []media.Medium
@@ -601,9 +604,7 @@ func (r *runtime) send(s outgoing) {
 			r.log.Error(fmt.Sprintf("cannot encode message t=%s: %v", s.Msg.Value(wire.FType), err))
 			return
 		}
-		if err := m.Send(context.Background(), b); err != nil {
-			r.log.Debug(fmt.Sprintf("%s: send: %v", m.Name(), err))
-		}
+		r.sendErrs.note(r.log, i, m, m.Send(context.Background(), b))
 	}
 }
 
