@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -173,36 +172,22 @@ func (c *connEngine) openPings(now time.Time) {
 // receive reads echo replies and hands valid ones to the main loop.
 func (c *connEngine) receive(ctx context.Context, pl *pingLink) {
 	defer c.wg.Done()
-	for {
-		p, err := pl.med.Recv(ctx)
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, media.ErrClosed) {
-				return
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(100 * time.Millisecond):
-			}
-			continue
-		}
+	recvLoop(ctx, pl.med, func(p media.Packet) bool {
 		m, err := c.r.codec.Decode(p.Data, -1)
 		if err != nil || m.Value(wire.FType) != "NS_st" || m.Value(wire.FOrig) != pl.name {
-			continue
+			return true
 		}
 		at := p.At
 		if at.IsZero() {
 			at = time.Now()
 		}
 		name := pl.name
-		if c.r.do(ctx, func() {
+		return c.r.do(ctx, func() {
 			if !c.stopped {
 				c.r.apply(c.reply(at, name))
 			}
-		}) != nil {
-			return
-		}
-	}
+		}) == nil
+	})
 }
 
 // reply is an echo reply from ping node name.

@@ -164,6 +164,20 @@ func (b *boundPeer) Recv(ctx context.Context) (media.Packet, error) {
 func (b *boundPeer) Close() error { return nil }
 
 func (r *runtime) receive(ctx context.Context, link int, m media.Medium) {
+	recvLoop(ctx, m, func(p media.Packet) bool {
+		select {
+		case r.inbox <- inPacket{Packet: p, Link: link}:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	})
+}
+
+// recvLoop hands every packet m receives to handle until ctx ends, m is
+// closed or handle returns false. A failed read (a medium being reopened)
+// is retried after a pause.
+func recvLoop(ctx context.Context, m media.Medium, handle func(media.Packet) bool) {
 	for {
 		p, err := m.Recv(ctx)
 		if err != nil {
@@ -177,9 +191,7 @@ func (r *runtime) receive(ctx context.Context, link int, m media.Medium) {
 			}
 			continue
 		}
-		select {
-		case r.inbox <- inPacket{Packet: p, Link: link}:
-		case <-ctx.Done():
+		if !handle(p) {
 			return
 		}
 	}
